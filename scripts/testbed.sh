@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# The test bed: a real Docker Engine (two, for context tests), Consul 1.8.7, the images every test
+# and example uses, and docker compose v2 for conformance checks. Runs as root on Debian.
+#
+#   scripts/testbed.sh up     install what is missing, start what is not running, build images
+#   scripts/testbed.sh down   stop what `up` started (by PID), nothing else
+#   scripts/testbed.sh env    print the environment the tests read
+#
+# Idempotent: a second `up` finds everything in place and returns in seconds.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE=${DOCKERFLOW_TESTBED_STATE:-/var/lib/dockerflow-testbed}
+RUN=/run/dockerflow-testbed
+VERSION=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/demo/Cargo.toml" | head -n 1)
+
+DEMO_IMAGE=dockerflow/demo
+HAPROXY_IMAGE=dockerflow/haproxy:test
+CONSUL_IMAGE=dockerflow/consul:test
+CONSUL_ADDR=127.0.0.1:8500
+ENGINE_B_SOCK=$RUN/engine-b/docker.sock
+ENGINE_B_TLS_PORT=23760
+ENGINE_B_BRIDGE=dockerflow-b0
+ENGINE_B_BRIDGE_CIDR=172.31.254.1/24
+COMPOSE_PLUGIN=/usr/local/lib/docker/cli-plugins/docker-compose
+
+log() { printf 'testbed: %s\n' "$*" >&2; }
+die() { printf 'testbed: error: %s\n' "$*" >&2; exit 1; }
+
+# Waits until "$@" succeeds, for at most $deadline seconds (polling, no fixed sleep).
+wait_for() {
+  local deadline=$1; shift
+  local end=$((SECONDS + deadline))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$end" ] || return 1
+    sleep 0.2
+  done
+}
+
+# A PID file names a live process of the expected program.
+pid_alive() { # pidfile comm
+  local pid
+  [ -s "$1" ] || return 1
+  pid=$(cat "$1")
+  [ -d "/proc/$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]
+}
+
+preflight() {
+  [ "$(id -u)" = 0 ] || die "must run as root (it installs Debian packages and starts dockerd): sudo $0 up"
+  command -v apt-get >/dev/null || die "apt-get not found: the test bed needs a Debian machine"
+  command -v dpkg-deb >/dev/null || die "dpkg-deb not found: the test bed needs a Debian machine"
+  mkdir -p "$STATE" "$RUN"
+}
+
+# --- Debian packages -------------------------------------------------------------------------
+
+apt_updated=0
+apt_install() { # packages… (only the missing ones are installed)
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  if [ $apt_updated = 0 ]; then
+    log "apt-get update"
+    apt-get update -q >"$STATE/apt-update.log" 2>&1 || { tail -n 20 "$STATE/apt-update.log" >&2; die "apt-get update failed (log: $STATE/apt-update.log)"; }
+    apt_updated=1
+  fi
+  log "installing ${missing[*]}"
+  # Packages must not start their own daemons (dockerd, haproxy): we start what we need.
+  local policy=/usr/sbin/policy-rc.d made_policy=0
+  if [ ! -e $policy ]; then
+    printf '#!/bin/sh\nexit 101\n' >$policy && chmod 755 $policy && made_policy=1
+  fi
+  local rc=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    >"$STATE/apt-install.log" 2>&1 || rc=$?
+  [ $made_policy = 0 ] || rm -f $policy
+  [ $rc = 0 ] || { tail -n 20 "$STATE/apt-install.log" >&2; die "apt-get install ${missing[*]} failed (log: $STATE/apt-install.log)"; }
+}
+
+# The mirror this machine's own apt sources use, for the one-package downloads from other suites.
+debian_mirror() {
+  local uri
+  uri=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v security | head -n 1)
+  [ -n "$uri" ] || uri=$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+    awk '{for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' | grep -v security | head -n 1)
+  [ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list{,.d}"
+  echo "${uri%/}"
+}
+
+# Downloads one package from another Debian suite and unpacks it under $STATE/pkg/<suite>/<pkg>,
+# with apt state kept apart from the system's: nothing on the machine is upgraded.
+fetch_deb() { # suite package
+  local suite=$1 pkg=$2 dir=$STATE/apt-$1
+  local root=$STATE/pkg/$suite/$pkg
+  [ -d "$root" ] && { echo "$root"; return; }
+  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/debs"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(debian_mirror) $suite main" >"$dir/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o Debug::NoLocking=1)
+  if [ -z "$(ls "$dir/lists" 2>/dev/null | grep Packages)" ]; then
+    log "reading the $suite suite's package list"
+    apt-get "${opts[@]}" update -q >"$dir/update.log" 2>&1 || { tail -n 20 "$dir/update.log" >&2; die "apt-get update of suite $suite failed"; }
+  fi
+  log "downloading $pkg from $suite"
+  (cd "$dir/debs" && apt-get "${opts[@]}" download "$pkg" >"$dir/download.log" 2>&1) ||
+    { tail -n 20 "$dir/download.log" >&2; die "apt-get download $pkg ($suite) failed"; }
+  mkdir -p "$root.tmp"
+  dpkg-deb -x "$(ls -t "$dir/debs/${pkg}"_*.deb | head -n 1)" "$root.tmp"
+  mv "$root.tmp" "$root"
+  echo "$root"
+}
+
+# --- Docker Engine -----------------------------------------------------------------------------
+
+engine_up() {
+  apt_install docker.io iptables iproute2 ca-certificates curl openssl busybox-static haproxy
+  if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
+    log "engine: answering on unix:///var/run/docker.sock"
+  else
+    [ ! -S /var/run/docker.sock ] || ! pid_alive "$STATE/dockerd.pid" dockerd || die "dockerd (PID $(cat "$STATE/dockerd.pid")) runs but does not answer: see $STATE/dockerd.log"
+    log "engine: starting dockerd"
+    nohup dockerd >"$STATE/dockerd.log" 2>&1 </dev/null &
+    echo $! >"$STATE/dockerd.pid"
+    if ! wait_for 60 docker -H unix:///var/run/docker.sock version; then
+      tail -n 30 "$STATE/dockerd.log" >&2
+      die "dockerd did not answer within 60 s (log above, full log: $STATE/dockerd.log)"
+    fi
+  fi
+  engine_b_up
+}
+
+# A second engine for Docker context tests: its own socket and data, plus a TCP+TLS endpoint on
+# loopback with certificates made here.
+engine_b_up() {
+  local dir=$STATE/engine-b tls=$STATE/tls
+  if docker -H "unix://$ENGINE_B_SOCK" version >/dev/null 2>&1; then
+    log "engine b: answering on unix://$ENGINE_B_SOCK"
+    return
+  fi
+  make_certs "$tls"
+  mkdir -p "$dir/data" "$RUN/engine-b/exec"
+  # Its own bridge: `--bridge=none` would make dockerd delete the first engine's docker0.
+  if ! ip link show "$ENGINE_B_BRIDGE" >/dev/null 2>&1; then
+    ip link add "$ENGINE_B_BRIDGE" type bridge
+    ip addr add "$ENGINE_B_BRIDGE_CIDR" dev "$ENGINE_B_BRIDGE"
+    ip link set "$ENGINE_B_BRIDGE" up
+  fi
+  log "engine b: starting a second dockerd"
+  nohup dockerd --data-root "$dir/data" --exec-root "$RUN/engine-b/exec" \
+    --pidfile "$RUN/engine-b/docker.pid" --bridge="$ENGINE_B_BRIDGE" --iptables=false --ip-masq=false \
+    -H "unix://$ENGINE_B_SOCK" -H "tcp://127.0.0.1:$ENGINE_B_TLS_PORT" \
+    --tlsverify --tlscacert "$tls/ca.pem" --tlscert "$tls/server-cert.pem" --tlskey "$tls/server-key.pem" \
+    >"$dir/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$STATE/dockerd-b.pid"
+  if ! wait_for 60 docker -H "unix://$ENGINE_B_SOCK" version; then
+    tail -n 30 "$dir/dockerd.log" >&2
+    die "the second dockerd did not answer within 60 s (log above, full log: $dir/dockerd.log)"
+  fi
+}
+
+# A CA, a server certificate for 127.0.0.1/localhost and a client certificate, as `docker` wants.
+make_certs() {
+  local d=$1
+  [ -s "$d/key.pem" ] && return
+  log "making TLS certificates in $d"
+  mkdir -p "$d" && chmod 700 "$d"
+  (
+    cd "$d"
+    openssl genrsa -out ca-key.pem 2048 2>/dev/null
+    openssl req -x509 -new -key ca-key.pem -days 3650 -subj "/CN=docker flow test CA" -out ca.pem 2>/dev/null
+    openssl genrsa -out server-key.pem 2048 2>/dev/null
+    openssl req -new -key server-key.pem -subj "/CN=localhost" -out server.csr 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+      -extfile server.ext -out server-cert.pem 2>/dev/null
+    openssl genrsa -out key.pem 2048 2>/dev/null
+    openssl req -new -key key.pem -subj "/CN=docker flow test client" -out client.csr 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+      -extfile client.ext -out cert.pem 2>/dev/null
+    rm -f ./*.csr ./*.ext ca.srl
+    chmod 600 ./*key.pem
+  )
+}
+
+# --- Consul --------------------------------------------------------------------------------------
+
+consul_bin() { echo "$STATE/bin/consul"; }
+
+consul_install() {
+  local bin
+  bin=$(consul_bin)
+  if [ -x "$bin" ] && "$bin" version 2>/dev/null | grep -q 'Consul v1.8.7'; then return; fi
+  local root
+  root=$(fetch_deb bullseye consul)
+  [ -x "$root/usr/bin/consul" ] || die "the bullseye consul package has no usr/bin/consul"
+  mkdir -p "$STATE/bin"
+  install -m 755 "$root/usr/bin/consul" "$bin"
+  "$bin" version | head -n 1 >&2
+}
+
+consul_answers() { curl -fsS --max-time 2 "http://$CONSUL_ADDR/v1/status/leader" | grep -q ':'; }
+
+consul_up() {
+  consul_install
+  if consul_answers; then
+    log "consul: answering on $CONSUL_ADDR"
+    return
+  fi
+  if ss -Hltn "sport = :${CONSUL_ADDR##*:}" | grep -q .; then
+    die "port ${CONSUL_ADDR##*:} is taken by something that is not Consul: $(ss -Hltnp "sport = :${CONSUL_ADDR##*:}" | head -n 1)"
+  fi
+  log "consul: starting an agent on $CONSUL_ADDR"
+  # A dev agent (in-memory server) bound to loopback only.
+  nohup "$(consul_bin)" agent -dev -bind 127.0.0.1 -client 127.0.0.1 -http-port "${CONSUL_ADDR##*:}" \
+    -log-level warn >"$STATE/consul.log" 2>&1 </dev/null &
+  echo $! >"$STATE/consul.pid"
+  if ! wait_for 30 consul_answers; then
+    tail -n 30 "$STATE/consul.log" >&2
+    die "consul did not elect a leader within 30 s (log above)"
+  fi
+}
+
+# --- docker compose v2 ---------------------------------------------------------------------------
+
+compose_install() {
+  if [ -x "$COMPOSE_PLUGIN" ] && "$COMPOSE_PLUGIN" version >/dev/null 2>&1; then return; fi
+  local root bin
+  root=$(fetch_deb trixie docker-compose)
+  bin=$(find "$root" -type f -name docker-compose -path '*cli-plugins*' | head -n 1)
+  [ -n "$bin" ] || bin=$(find "$root" -type f -name docker-compose | head -n 1)
+  [ -n "$bin" ] || die "the trixie docker-compose package has no docker-compose binary"
+  mkdir -p "$(dirname "$COMPOSE_PLUGIN")"
+  install -m 755 "$bin" "$COMPOSE_PLUGIN"
+  log "docker compose: $("$COMPOSE_PLUGIN" version)"
+}
+
+# --- images --------------------------------------------------------------------------------------
+
+# Copies a dynamically linked program and the libraries it loads into a root filesystem.
+copy_with_libs() { # program rootfs [path in rootfs]
+  local prog=$1 rootfs=$2 dest=${3:-$1} lib
+  install -D -m 755 "$prog" "$rootfs$dest"
+  for lib in $(ldd "$prog" 2>/dev/null | grep -oE '/[^ ]+' | sort -u); do
+    install -D -m 755 "$(readlink -f "$lib")" "$rootfs$lib"
+  done
+}
+
+# Builds an image unless one with the same build-context digest is already there.
+build_image() { # context tag…
+  local ctx=$1; shift
+  local digest
+  # File modes and links count too (a library without its x bit breaks the image).
+  digest=$(cd "$ctx" && { find . -printf '%m %p %l\n' | sort; find . -type f -print0 | sort -z | xargs -0 sha256sum; } |
+    sha256sum | cut -c1-16)
+  if [ "$(docker image inspect -f '{{index .Config.Labels "dockerflow.testbed.digest"}}' "$1" 2>/dev/null)" = "$digest" ]; then
+    return
+  fi
+  log "building $*"
+  local tags=() t
+  for t in "$@"; do tags+=(-t "$t"); done
+  DOCKER_BUILDKIT=0 docker build -q --label "dockerflow.testbed.digest=$digest" "${tags[@]}" "$ctx" >"$STATE/build.log" 2>&1 ||
+    { cat "$STATE/build.log" >&2; die "docker build $* failed"; }
+}
+
+images_up() {
+  local ctx=$STATE/images
+  # The demo service, statically linked so that it runs FROM scratch.
+  command -v cargo >/dev/null || die "cargo not found: the demo image is built from this repository's Rust code"
+  log "building the demo service"
+  (cd "$ROOT" && RUSTFLAGS='-C target-feature=+crt-static' cargo build -q --release -p dockerflow-demo \
+    --target x86_64-unknown-linux-gnu --target-dir target/static) || die "cargo build of the demo service failed"
+  rm -rf "$ctx/demo" && mkdir -p "$ctx/demo"
+  cp "$ROOT/images/demo/Dockerfile" "$ctx/demo/"
+  cp "$ROOT/target/static/x86_64-unknown-linux-gnu/release/demo" "$ctx/demo/demo"
+  build_image "$ctx/demo" "$DEMO_IMAGE:$VERSION" "$DEMO_IMAGE:latest"
+
+  # HAProxy from Debian, laid out like the official image, with busybox as its shell.
+  rm -rf "$ctx/haproxy" && mkdir -p "$ctx/haproxy/rootfs"
+  copy_with_libs /usr/sbin/haproxy "$ctx/haproxy/rootfs" /usr/local/sbin/haproxy
+  add_busybox "$ctx/haproxy/rootfs"
+  cp "$ROOT/images/haproxy/Dockerfile" "$ROOT/images/haproxy/docker-entrypoint.sh" "$ctx/haproxy/"
+  build_image "$ctx/haproxy" "$HAPROXY_IMAGE"
+
+  # Consul 1.8.7, as the "run Consul for me" default of the flows.
+  rm -rf "$ctx/consul" && mkdir -p "$ctx/consul/rootfs"
+  copy_with_libs "$(consul_bin)" "$ctx/consul/rootfs" /bin/consul
+  add_busybox "$ctx/consul/rootfs"
+  cp "$ROOT/images/consul/Dockerfile" "$ctx/consul/"
+  build_image "$ctx/consul" "$CONSUL_IMAGE"
+}
+
+# A static busybox as /bin/sh and the usual tools, plus the files a user lookup needs.
+add_busybox() {
+  local rootfs=$1 tool
+  install -D -m 755 /bin/busybox "$rootfs/bin/busybox"
+  for tool in sh cat ls ps kill wget nc sleep mkdir rm grep sed chown chmod id cp mv env test; do
+    ln -sf busybox "$rootfs/bin/$tool"
+  done
+  mkdir -p "$rootfs/etc" "$rootfs/tmp" && chmod 1777 "$rootfs/tmp"
+}
+
+# --- the commands --------------------------------------------------------------------------------
+
+print_env() {
+  cat <<EOF
+export DOCKER_HOST=unix:///var/run/docker.sock
+export CONSUL_HTTP_ADDR=http://$CONSUL_ADDR
+export DOCKERFLOW_DEMO_IMAGE=$DEMO_IMAGE:$VERSION
+export DOCKERFLOW_HAPROXY_IMAGE=$HAPROXY_IMAGE
+export DOCKERFLOW_CONSUL_IMAGE=$CONSUL_IMAGE
+export DOCKERFLOW_ENGINE_B_HOST=unix://$ENGINE_B_SOCK
+export DOCKERFLOW_ENGINE_B_TLS_HOST=tcp://127.0.0.1:$ENGINE_B_TLS_PORT
+export DOCKERFLOW_TLS_DIR=$STATE/tls
+export DOCKERFLOW_COMPOSE_PLUGIN=$COMPOSE_PLUGIN
+EOF
+}
+
+up() {
+  preflight
+  local t0=$SECONDS
+  engine_up
+  consul_up
+  compose_install
+  images_up
+  print_env >"$STATE/env"
+  log "up in $((SECONDS - t0)) s; environment for the tests ($STATE/env):"
+  print_env
+}
+
+stop_pid() { # pidfile comm what
+  if pid_alive "$1" "$2"; then
+    local pid
+    pid=$(cat "$1")
+    log "stopping $3 (PID $pid)"
+    kill "$pid"
+    wait_for 30 bash -c "! kill -0 $pid" || { log "$3 did not stop in 30 s, killing PID $pid"; kill -9 "$pid"; }
+  fi
+  rm -f "$1"
+}
+
+down() {
+  preflight
+  stop_pid "$STATE/consul.pid" consul consul
+  stop_pid "$STATE/dockerd-b.pid" dockerd "the second dockerd"
+  stop_pid "$STATE/dockerd.pid" dockerd dockerd
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  env) print_env ;;
+  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+esac
