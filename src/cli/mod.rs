@@ -1,0 +1,180 @@
+//! argv as the Docker CLI passes it -> a typed command.
+//!
+//! `docker --context prod flow deploy` runs `docker-flow --context prod flow deploy`: docker's
+//! global flags first (see `globals`), then the plugin name, then ours (parsed by clap).
+//! Standalone use (`docker-flow deploy`) works too: then there is no `flow` word.
+
+pub mod complete;
+pub mod globals;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+pub use globals::GlobalOptions;
+
+/// A usage or configuration error: printed as one line, exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The plugin's name as the Docker CLI knows it (`docker flow`).
+pub const PLUGIN_NAME: &str = "flow";
+
+/// Env var the Docker CLI sets when it runs a plugin (absent when run standalone).
+pub const ORIGINAL_CLI_ENV: &str = "DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "docker flow",
+    bin_name = "docker flow",
+    about = "Zero-downtime blue-green deploys of Compose services, with relative scaling and an HAProxy switch",
+    long_about = None,
+    version,
+    disable_version_flag = true,
+    arg_required_else_help = true,
+    after_help = "Docker's global flags (--context, -H, --config, --tls…) go before `flow`:\n  docker --context prod flow deploy"
+)]
+pub struct FlowCli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the new release of the target beside the live one and wait until it is healthy
+    Deploy,
+    /// Scale the live release to N instances, or by +N / -N relative to what runs
+    #[command(allow_negative_numbers = true)]
+    Scale {
+        /// Instance count: N, +N or -N
+        amount: String,
+    },
+    /// Switch the proxy to the healthy new release (or re-apply the live one)
+    Proxy,
+    /// Stop (not remove) the release that is not live
+    StopOld,
+    /// Start the previous release again, switch the proxy back and stop the current one
+    Rollback,
+    /// Show the endpoint in use and the state of each service
+    Status(StatusArgs),
+    /// Show docker flow's version
+    Version(FormatArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// What argv asks for, after docker's global flags are taken off.
+#[derive(Debug)]
+pub enum Invocation {
+    /// Run a command (clap already handled --help and parse errors).
+    Run(GlobalOptions, Command),
+    /// `docker __complete flow …`: the cobra completion protocol.
+    Complete(Vec<String>),
+}
+
+/// Reads argv (without argv[0]). `standalone` is true when no Docker CLI started us.
+pub fn parse(args: &[String], standalone: bool) -> Result<Invocation, clap::Error> {
+    let (globals, rest) = globals::split_globals(args)
+        .map_err(|e| FlowCli::command().error(clap::error::ErrorKind::ArgumentConflict, e.0))?;
+    let words: Vec<String> = match rest.first().map(String::as_str) {
+        Some(PLUGIN_NAME) => rest[1..].to_vec(),
+        // `docker help flow [cmd]` runs `docker-flow help flow [cmd]`.
+        Some("help") if rest.get(1).map(String::as_str) == Some(PLUGIN_NAME) => {
+            let mut w = rest[2..].to_vec();
+            w.push("--help".into());
+            w
+        }
+        Some("__complete") => {
+            let skip = usize::from(rest.get(1).map(String::as_str) == Some(PLUGIN_NAME));
+            return Ok(Invocation::Complete(rest[1 + skip..].to_vec()));
+        }
+        _ if standalone => rest,
+        Some(other) => {
+            return Err(FlowCli::command().error(
+                clap::error::ErrorKind::InvalidSubcommand,
+                format!("expected the plugin name `{PLUGIN_NAME}` after docker's global flags, got {other:?}"),
+            ))
+        }
+        None => Vec::new(),
+    };
+    let argv = std::iter::once("docker flow".to_string()).chain(words);
+    let cli = FlowCli::try_parse_from(argv)?;
+    Ok(Invocation::Run(globals, cli.command))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str], standalone: bool) -> Result<(GlobalOptions, Command), clap::Error> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        match parse(&args, standalone)? {
+            Invocation::Run(g, c) => Ok((g, c)),
+            Invocation::Complete(_) => panic!("not a completion"),
+        }
+    }
+
+    #[test]
+    fn plugin_form_with_globals() {
+        let (g, c) = run(
+            &["--context", "b", "flow", "status", "--format", "json"],
+            false,
+        )
+        .unwrap();
+        assert_eq!(g.context.as_deref(), Some("b"));
+        assert!(matches!(
+            c,
+            Command::Status(StatusArgs {
+                format: FormatArgs {
+                    format: Format::Json
+                }
+            })
+        ));
+    }
+
+    #[test]
+    fn standalone_form() {
+        let (_, c) = run(&["scale", "-1"], true).unwrap();
+        assert!(matches!(c, Command::Scale { amount } if amount == "-1"));
+        let (_, c) = run(&["flow", "stop-old"], true).unwrap();
+        assert!(matches!(c, Command::StopOld));
+    }
+
+    #[test]
+    fn help_and_errors_have_the_right_kind() {
+        let e = run(&["help", "flow"], false).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
+        let e = run(&["flow", "bogus"], false).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let e = run(&["compose", "up"], false).unwrap_err();
+        assert!(e.to_string().contains("expected the plugin name"), "{e}");
+    }
+
+    #[test]
+    fn completion_words() {
+        let args: Vec<String> = ["__complete", "flow", "de"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        match parse(&args, false).unwrap() {
+            Invocation::Complete(w) => assert_eq!(w, vec!["de"]),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! The flows. Each reads observed state, decides, then acts through engine/registry/proxy.
+
+pub mod status;
+pub mod version;

@@ -1,0 +1,71 @@
+//! docker flow: a Docker CLI plugin for zero-downtime blue-green deploys of Compose services.
+//!
+//! Layers, top calling down: cli -> context -> flow -> engine (see docs/architecture.md).
+
+mod cli;
+mod context;
+mod engine;
+mod error;
+mod flow;
+mod interrupt;
+mod metadata;
+
+use std::process::ExitCode;
+
+use cli::{Command, Invocation};
+use error::Error;
+use interrupt::Interrupt;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // The handshake comes first and does nothing else: the CLI runs it before every command.
+    if args.first().map(String::as_str) == Some(metadata::SUBCOMMAND) {
+        print!("{}", metadata::JSON);
+        return ExitCode::SUCCESS;
+    }
+    let standalone = std::env::var_os(cli::ORIGINAL_CLI_ENV).is_none();
+    let invocation = match cli::parse(&args, standalone) {
+        Ok(i) => i,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    match invocation {
+        Invocation::Complete(words) => {
+            print!("{}", cli::complete::render(&words));
+            ExitCode::SUCCESS
+        }
+        Invocation::Run(globals, command) => match run(globals, command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("docker flow: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        },
+    }
+}
+
+fn run(globals: cli::GlobalOptions, command: Command) -> Result<(), Error> {
+    if let Command::Version(f) = &command {
+        flow::version::print(f.format);
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("start the async runtime");
+    runtime.block_on(async move {
+        let interrupt = Interrupt::install();
+        match command {
+            Command::Status(a) => flow::status::run(&globals, a.format.format, interrupt).await,
+            Command::Deploy => Err(Error::NotYet("deploy")),
+            Command::Scale { .. } => Err(Error::NotYet("scale")),
+            Command::Proxy => Err(Error::NotYet("proxy")),
+            Command::StopOld => Err(Error::NotYet("stop-old")),
+            Command::Rollback => Err(Error::NotYet("rollback")),
+            Command::Version(_) => unreachable!("handled above"),
+        }
+    })
+}
