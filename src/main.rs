@@ -1,20 +1,9 @@
-//! docker flow: a Docker CLI plugin for zero-downtime blue-green deploys of Compose services.
-//!
-//! Layers, top calling down: cli -> context -> flow -> engine (see docs/architecture.md).
-
-mod cli;
-mod context;
-mod engine;
-mod error;
-mod flow;
-mod interrupt;
-mod metadata;
+//! The `docker-flow` binary: the handshake first, then argv -> command -> flow.
 
 use std::process::ExitCode;
 
-use cli::{Command, Invocation};
-use error::Error;
-use interrupt::Interrupt;
+use docker_flow::cli::{self, Command, Invocation};
+use docker_flow::{error::Error, flow, interrupt::Interrupt, metadata};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

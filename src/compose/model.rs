@@ -1,0 +1,107 @@
+//! The loaded project: what the rest of docker flow reads. Everything here is already merged,
+//! interpolated, filtered by profiles and normalised, so consumers handle one form per key.
+//!
+//! Canonical forms inside `Service::spec` (a docker-compose-types `Service`):
+//! - `ports`: always `Ports::Long`, one entry per container port (ranges expanded), `protocol`
+//!   set (`tcp` default), `host_ip` as written (None = all addresses), `published` None = random.
+//! - `environment`: always `Environment::KvPair`, `env_file` contents merged under it (the file is
+//!   lower precedence), values `Some(SingleValue::String)`; a bare `FOO` takes the value from the
+//!   interpolation environment, or is dropped when unset (as Compose does); `env_file` emptied.
+//! - `labels`: always `Labels::Map`. `sysctls`: always `SysCtls::Map`.
+//! - `volumes`: always `Volumes::Advanced`: `type` is `bind`, `volume` or `tmpfs`; bind sources
+//!   are absolute paths; volume sources are the key in `Project::volumes` (None = anonymous).
+//! - `networks`: always `Networks::Advanced`; the implicit `default` network is added when a
+//!   service names none and has no `network_mode`. Keys are keys of `Project::networks`.
+//! - `command` / `entrypoint`: always the list forms (`Command::Args`, `Entrypoint::List`); a
+//!   string is split like a shell would (shell-words), as Compose does.
+//! - `healthcheck.test`: always `HealthcheckTest::Multiple` (a string becomes `CMD-SHELL`).
+//! - `depends_on`: always `DependsOnOptions::Conditional` (`service_started` default), only on
+//!   services that are active.
+//! - `extra_hosts`: `host:ip` strings. `tmpfs`: `Tmpfs::List`. `build.context`: absolute.
+//! - `image`: set; a service with `build:` and no image gets `<project>-<service>`.
+//! - `extends`, `profiles`, `env_file`: resolved and emptied.
+//!
+//! Keys docker-compose-types does not know are in `ServiceExtras`; a key docker flow cannot honour
+//! is a load error naming file, service and key, never silently dropped.
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+
+/// A compose project after loading.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Normalised project name (`-p`, `COMPOSE_PROJECT_NAME`, `name:`, directory).
+    pub name: String,
+    /// Absolute project directory (relative paths in the files resolve against it).
+    pub working_dir: PathBuf,
+    /// Absolute paths of the compose files, in load order (for the Compose labels).
+    pub config_files: Vec<PathBuf>,
+    /// Absolute paths of `--env-file`s given (for the Compose label), empty when none.
+    pub env_files: Vec<PathBuf>,
+    /// Active services (profiles applied), in file order.
+    pub services: IndexMap<String, Service>,
+    /// Networks by key, with their engine names resolved (`<project>_<key>` unless `name:`/external).
+    pub networks: IndexMap<String, Network>,
+    /// Named volumes by key, with their engine names resolved likewise.
+    pub volumes: IndexMap<String, Volume>,
+}
+
+/// One service, in canonical form (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub spec: docker_compose_types::Service,
+    pub extras: ServiceExtras,
+    /// The file that defines the service (the last one that changed it), for error messages.
+    pub file: PathBuf,
+}
+
+/// Service keys of the Compose spec that docker-compose-types does not type.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceExtras {
+    pub platform: Option<String>,
+    /// `cpus: 1.5` -> NanoCpus.
+    pub cpus: Option<f64>,
+    pub cpu_shares: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<i64>,
+    pub cpuset: Option<String>,
+    pub pids_limit: Option<i64>,
+    pub oom_score_adj: Option<i64>,
+    pub oom_kill_disable: Option<bool>,
+    /// Bytes.
+    pub memswap_limit: Option<i64>,
+    pub mac_address: Option<String>,
+    pub dns_search: Vec<String>,
+    pub storage_opt: IndexMap<String, String>,
+    pub device_cgroup_rules: Vec<String>,
+    pub uts: Option<String>,
+    pub cgroup: Option<String>,
+    pub annotations: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    /// The engine's name for it.
+    pub name: String,
+    pub external: bool,
+    pub driver: Option<String>,
+    pub driver_opts: IndexMap<String, String>,
+    pub attachable: bool,
+    pub internal: bool,
+    pub enable_ipv6: bool,
+    pub labels: IndexMap<String, String>,
+    /// IPAM driver and configs (subnet, ip_range, gateway), as written.
+    pub ipam: Option<docker_compose_types::Ipam>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Volume {
+    /// The engine's name for it.
+    pub name: String,
+    pub external: bool,
+    pub driver: Option<String>,
+    pub driver_opts: IndexMap<String, String>,
+    pub labels: IndexMap<String, String>,
+}
