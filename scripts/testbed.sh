@@ -17,7 +17,7 @@ VERSION=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/demo/Cargo.toml" | head -
 DEMO_IMAGE=dockerflow/demo
 HAPROXY_IMAGE=dockerflow/haproxy:test
 CONSUL_IMAGE=dockerflow/consul:test
-CONSUL_ADDR=127.0.0.1:8500
+CONSUL_ADDR=${DOCKERFLOW_TESTBED_CONSUL_ADDR:-127.0.0.1:8500}
 ENGINE_B_SOCK=$RUN/engine-b/docker.sock
 ENGINE_B_TLS_PORT=23760
 ENGINE_B_BRIDGE=dockerflow-b0
