@@ -37,9 +37,14 @@ fn main() -> ExitCode {
 }
 
 fn run(globals: cli::GlobalOptions, command: Command) -> Result<(), Error> {
-    if let Command::Version(f) = &command {
-        flow::version::print(f.format);
-        return Ok(());
+    // Commands that need neither an engine nor the async runtime.
+    match &command {
+        Command::Version(f) => {
+            flow::version::print(f.format);
+            return Ok(());
+        }
+        Command::Config(args) => return flow::config::run(args),
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -54,7 +59,7 @@ fn run(globals: cli::GlobalOptions, command: Command) -> Result<(), Error> {
             Command::Proxy => Err(Error::NotYet("proxy")),
             Command::StopOld => Err(Error::NotYet("stop-old")),
             Command::Rollback => Err(Error::NotYet("rollback")),
-            Command::Version(_) => unreachable!("handled above"),
+            Command::Version(_) | Command::Config(_) => unreachable!("handled above"),
         }
     })
 }

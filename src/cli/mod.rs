@@ -56,6 +56,8 @@ pub enum Command {
     Rollback,
     /// Show the endpoint in use and the state of each service
     Status(StatusArgs),
+    /// Print the compose project as docker flow loaded it (merged, interpolated, normalised)
+    Config(ConfigArgs),
     /// Show docker flow's version
     Version(FormatArgs),
 }
@@ -64,6 +66,54 @@ pub enum Command {
 pub struct StatusArgs {
     #[command(flatten)]
     pub format: FormatArgs,
+}
+
+/// Where the compose project comes from (the same options as `docker compose`).
+#[derive(Debug, Args, Default)]
+pub struct ComposeArgs {
+    /// Compose file; repeat to merge several (default: COMPOSE_FILE, then compose.yaml & co.)
+    #[arg(
+        short = 'f',
+        long = "compose-path",
+        alias = "file",
+        value_name = "FILE"
+    )]
+    pub files: Vec<std::path::PathBuf>,
+    /// Project name (default: COMPOSE_PROJECT_NAME, the files' `name:`, the directory name)
+    #[arg(
+        short = 'p',
+        long = "project",
+        alias = "project-name",
+        value_name = "NAME"
+    )]
+    pub project: Option<String>,
+    /// Project directory (default: the first compose file's directory)
+    #[arg(long, value_name = "DIR")]
+    pub project_directory: Option<std::path::PathBuf>,
+    /// Enable a profile; repeat for several (default: COMPOSE_PROFILES)
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
+    /// Env file for interpolation; repeat for several (default: .env in the project directory)
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_files: Vec<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub compose: ComposeArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ConfigFormat::Yaml)]
+    pub format: ConfigFormat,
+    /// Print only the service names, one per line
+    #[arg(long)]
+    pub services: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -5,3 +5,22 @@
 pub mod model;
 
 pub use model::{Network, Project, Service, ServiceExtras, Volume};
+pub mod interpolate;
+
+pub mod env;
+pub mod error;
+mod extends;
+pub mod files;
+mod finalize;
+mod include;
+mod load;
+mod merge;
+pub mod name;
+mod normalize;
+pub mod ports;
+pub mod profiles;
+mod value;
+pub mod volumes;
+
+pub use error::ComposeError;
+pub use load::{load, load_with_warnings, LoadOptions, Loaded};

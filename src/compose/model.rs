@@ -27,9 +27,10 @@
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
+use serde::Serialize;
 
 /// A compose project after loading.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Project {
     /// Normalised project name (`-p`, `COMPOSE_PROJECT_NAME`, `name:`, directory).
     pub name: String,
@@ -48,7 +49,7 @@ pub struct Project {
 }
 
 /// One service, in canonical form (see the module docs).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Service {
     pub name: String,
     pub spec: docker_compose_types::Service,
@@ -58,7 +59,7 @@ pub struct Service {
 }
 
 /// Service keys of the Compose spec that docker-compose-types does not type.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ServiceExtras {
     pub platform: Option<String>,
     /// `cpus: 1.5` -> NanoCpus.
@@ -81,7 +82,7 @@ pub struct ServiceExtras {
     pub annotations: IndexMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Network {
     /// The engine's name for it.
     pub name: String,
@@ -96,7 +97,7 @@ pub struct Network {
     pub ipam: Option<docker_compose_types::Ipam>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Volume {
     /// The engine's name for it.
     pub name: String,
