@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             print!("{}", cli::complete::render(&words));
             ExitCode::SUCCESS
         }
-        Invocation::Run(globals, command) => match run(globals, command) {
+        Invocation::Run(globals, command) => match run(globals, *command) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("docker flow: {e}");

@@ -252,7 +252,6 @@ fn precedence_of_flags_env_and_the_current_context() {
     let cli = Cli::new().with_contexts();
     let b_root = engine_b_root();
     let b = bed().engine_b_host.as_str();
-    let a = bed().docker_host.as_str();
     cli.ok(&[], &["context", "use", "engine-a"]);
     let root = |v: serde_json::Value| v["engine"]["root_dir"].as_str().unwrap().to_string();
 

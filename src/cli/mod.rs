@@ -133,7 +133,7 @@ pub enum Format {
 #[derive(Debug)]
 pub enum Invocation {
     /// Run a command (clap already handled --help and parse errors).
-    Run(GlobalOptions, Command),
+    Run(GlobalOptions, Box<Command>),
     /// `docker __complete flow …`: the cobra completion protocol.
     Complete(Vec<String>),
 }
@@ -165,7 +165,7 @@ pub fn parse(args: &[String], standalone: bool) -> Result<Invocation, clap::Erro
     };
     let argv = std::iter::once("docker flow".to_string()).chain(words);
     let cli = FlowCli::try_parse_from(argv)?;
-    Ok(Invocation::Run(globals, cli.command))
+    Ok(Invocation::Run(globals, Box::new(cli.command)))
 }
 
 #[cfg(test)]
@@ -175,7 +175,7 @@ mod tests {
     fn run(args: &[&str], standalone: bool) -> Result<(GlobalOptions, Command), clap::Error> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         match parse(&args, standalone)? {
-            Invocation::Run(g, c) => Ok((g, c)),
+            Invocation::Run(g, c) => Ok((g, *c)),
             Invocation::Complete(_) => panic!("not a completion"),
         }
     }

@@ -76,6 +76,39 @@ pub enum EngineError {
         #[source]
         source: Box<bollard::errors::Error>,
     },
+    // Compose services on the engine (engine::create, service, resources, image): see mod.rs.
+    /// A key of the loaded model that docker flow cannot honour on this engine.
+    #[error("service \"{service}\": key \"{key}\" {reason}")]
+    UnsupportedKey {
+        service: String,
+        key: String,
+        reason: String,
+    },
+    /// A value in the model that cannot be turned into an engine request.
+    #[error("service \"{service}\": key \"{key}\": {reason}")]
+    InvalidValue {
+        service: String,
+        key: String,
+        reason: String,
+    },
+    /// An engine call made for a Compose operation failed.
+    #[error("could not {action}: {cause}")]
+    Api {
+        action: String,
+        cause: String,
+        #[source]
+        source: Box<bollard::errors::Error>,
+    },
+    /// A project resource (network, volume, image, container) is missing or unusable.
+    #[error("{0}")]
+    Resource(String),
+    /// A dependency did not reach its `depends_on` condition.
+    #[error("service \"{service}\" depends on \"{dependency}\": {reason}")]
+    Dependency {
+        service: String,
+        dependency: String,
+        reason: String,
+    },
 }
 
 impl EngineError {
