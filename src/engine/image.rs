@@ -1,7 +1,6 @@
 //! The image a service runs: `pull_policy` (`missing` by default, `always`, `never`, `build`)
-//! and `build:` through the engine's classic builder, with the context sent as a tar written
-//! here (a small ustar writer; `.dockerignore` applied with Docker's pattern rules for `*`, `?`,
-//! `**` and `!`).
+//! and `build:` through the engine's classic builder, with the context sent as a tar (the `tar`
+//! crate; `.dockerignore` applied with Docker's pattern rules for `*`, `?`, `**` and `!`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -267,7 +266,7 @@ async fn build_image(
     required_id(docker, image).await
 }
 
-// ---- build context: .dockerignore and a minimal ustar writer
+// ---- build context: .dockerignore rules and the tar
 
 /// One `.dockerignore` rule.
 struct Rule {
@@ -334,52 +333,13 @@ fn ignored(rules: &[Rule], rel: &str) -> bool {
     out
 }
 
-fn ustar_header(
-    name: &str,
-    size: u64,
-    mode: u32,
-    mtime: u64,
-    kind: u8,
-    link: &str,
-) -> std::io::Result<[u8; 512]> {
-    let mut h = [0u8; 512];
-    let too_long =
-        || std::io::Error::other(format!("path too long for the build context tar: {name}"));
-    let (prefix, base) = if name.len() <= 100 {
-        ("", name)
-    } else {
-        let cut = name[..name.len().min(156)]
-            .rfind('/')
-            .ok_or_else(too_long)?;
-        (&name[..cut], &name[cut + 1..])
-    };
-    if base.len() > 100 || prefix.len() > 155 || link.len() > 100 {
-        return Err(too_long());
-    }
-    let put =
-        |h: &mut [u8; 512], at: usize, bytes: &[u8]| h[at..at + bytes.len()].copy_from_slice(bytes);
-    put(&mut h, 0, base.as_bytes());
-    put(&mut h, 100, format!("{mode:07o}\0").as_bytes());
-    put(&mut h, 108, b"0000000\0");
-    put(&mut h, 116, b"0000000\0");
-    put(&mut h, 124, format!("{size:011o}\0").as_bytes());
-    put(&mut h, 136, format!("{mtime:011o}\0").as_bytes());
-    put(&mut h, 148, b"        ");
-    h[156] = kind;
-    put(&mut h, 157, link.as_bytes());
-    put(&mut h, 257, b"ustar\x0000");
-    put(&mut h, 345, prefix.as_bytes());
-    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-    put(&mut h, 148, format!("{sum:06o}\0 ").as_bytes());
-    Ok(h)
-}
-
 /// The build context as a tar: every file, directory and symlink not excluded by
 /// `.dockerignore` (the Dockerfile and `.dockerignore` always go), plus `extra` files at the root.
 fn context_tar(context: &Path, extra: &[(String, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::PermissionsExt;
     let rules = ignore_rules(context);
-    let mut out = Vec::new();
+    let mut tar = tar::Builder::new(Vec::new());
+    // Links go in as links, as docker build sends them.
+    tar.follow_symlinks(false);
     let mut stack = vec![PathBuf::new()];
     while let Some(rel_dir) = stack.pop() {
         let mut entries: Vec<_> =
@@ -392,55 +352,20 @@ fn context_tar(context: &Path, extra: &[(String, Vec<u8>)]) -> std::io::Result<V
             if !keep && ignored(&rules, &rel_s) {
                 continue;
             }
-            let meta = std::fs::symlink_metadata(entry.path())?;
-            let mode = meta.permissions().mode() & 0o7777;
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs());
-            if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(entry.path())?;
-                out.extend(ustar_header(
-                    &rel_s,
-                    0,
-                    mode,
-                    mtime,
-                    b'2',
-                    &target.to_string_lossy(),
-                )?);
-            } else if meta.is_dir() {
-                out.extend(ustar_header(
-                    &format!("{rel_s}/"),
-                    0,
-                    mode,
-                    mtime,
-                    b'5',
-                    "",
-                )?);
-                stack.push(rel);
-            } else if meta.is_file() {
-                let data = std::fs::read(entry.path())?;
-                out.extend(ustar_header(
-                    &rel_s,
-                    data.len() as u64,
-                    mode,
-                    mtime,
-                    b'0',
-                    "",
-                )?);
-                out.extend(&data);
-                out.resize(out.len().div_ceil(512) * 512, 0);
+            if entry.file_type()?.is_dir() {
+                stack.push(rel.clone());
             }
+            tar.append_path_with_name(entry.path(), &rel)?;
         }
     }
     for (name, data) in extra {
-        out.extend(ustar_header(name, data.len() as u64, 0o644, 0, b'0', "")?);
-        out.extend(data);
-        out.resize(out.len().div_ceil(512) * 512, 0);
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, name, data.as_slice())?;
     }
-    out.resize(out.len() + 1024, 0);
-    Ok(out)
+    tar.into_inner()
 }
 
 #[cfg(test)]
@@ -504,38 +429,14 @@ mod tests {
         std::fs::create_dir(dir.path().join("app")).unwrap();
         std::fs::write(dir.path().join("app/main"), vec![7u8; 700]).unwrap();
         let tar = context_tar(dir.path(), &[("extra".into(), b"hi".to_vec())]).unwrap();
-        assert_eq!(tar.len() % 512, 0);
-        let names: Vec<String> = {
-            let mut names = Vec::new();
-            let mut at = 0;
-            while at + 512 <= tar.len() && tar[at] != 0 {
-                let h = &tar[at..at + 512];
-                let name = String::from_utf8_lossy(&h[..100])
-                    .trim_end_matches('\0')
-                    .to_string();
-                let size =
-                    u64::from_str_radix(String::from_utf8_lossy(&h[124..135]).trim(), 8).unwrap();
-                let sum: u32 = h
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &b)| {
-                        if (148..156).contains(&i) {
-                            32
-                        } else {
-                            u32::from(b)
-                        }
-                    })
-                    .sum();
-                let stored =
-                    u32::from_str_radix(String::from_utf8_lossy(&h[148..154]).trim(), 8).unwrap();
-                assert_eq!(sum, stored, "checksum of {name}");
-                names.push(name);
-                at += 512 + (size as usize).div_ceil(512) * 512;
-            }
-            names
-        };
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let names: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
         assert!(names.contains(&"Dockerfile".to_string()));
-        assert!(names.contains(&"app/".to_string()));
+        assert!(names.contains(&"app".to_string()) || names.contains(&"app/".to_string()));
         assert!(names.contains(&"app/main".to_string()));
         assert!(names.contains(&"extra".to_string()));
         assert!(!names.contains(&"secret".to_string()));
