@@ -11,3 +11,4 @@ pub mod error;
 pub mod flow;
 pub mod interrupt;
 pub mod metadata;
+pub mod release;
