@@ -5,10 +5,12 @@
 //! Standalone use (`docker-flow deploy`) works too: then there is no `flow` word.
 
 pub mod complete;
+pub mod flow_args;
 pub mod globals;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+pub use flow_args::FlowArgs;
 pub use globals::GlobalOptions;
 
 /// A usage or configuration error: printed as one line, exit code 2.
@@ -31,45 +33,71 @@ pub const ORIGINAL_CLI_ENV: &str = "DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND";
     version,
     disable_version_flag = true,
     arg_required_else_help = true,
-    after_help = "Docker's global flags (--context, -H, --config, --tls…) go before `flow`:\n  docker --context prod flow deploy"
+    args_conflicts_with_subcommands = true,
+    args_override_self = true,
+    override_usage = "docker flow [OPTIONS] COMMAND\n       docker flow --flow=FLOW [--flow=FLOW…] [OPTIONS]   (the original form)",
+    after_help = "Docker's global flags (--context, -H, --config, --tls…) go before `flow`:\n  docker --context prod flow deploy",
+    after_long_help = concat!(
+        "Docker's global flags (--context, -H, --config, --tls…) go before `flow`:\n  docker --context prod flow deploy\n\n",
+        "Without a command, the flows come from --flow (repeat it), FLOW_FLOW or `flow:` in docker-flow.yml,\n",
+        "else deploy:\n  docker flow --flow=deploy --flow=proxy --flow=stop-old\n\n"
+    ),
 )]
 pub struct FlowCli {
+    /// The command; `None` is the original form (flow options only, `--flow` says what runs).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// The original form's options (`docker flow --flow=deploy --target=app …`).
+    #[command(flatten)]
+    pub flow: FlowArgs,
 }
 
+/// Every flow command takes the whole flow option set ([`FlowArgs`]); more flows chain after the
+/// command's own with `--flow` (`docker flow deploy --flow=proxy --flow=stop-old`). Turn one into
+/// settings with `crate::config::settings_for`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the new release of the target beside the live one and wait until it is healthy
-    Deploy,
+    #[command(args_override_self = true, after_long_help = flow_args::SETTINGS_HELP)]
+    Deploy(FlowArgs),
     /// Scale the live release to N instances, or by +N / -N relative to what runs
-    #[command(allow_negative_numbers = true)]
+    #[command(
+        allow_negative_numbers = true,
+        args_override_self = true,
+        after_long_help = flow_args::SETTINGS_HELP
+    )]
     Scale {
-        /// Instance count: N, +N or -N
-        amount: String,
+        /// Instance count: N, or +N / -N relative to the running count (never below 1; 0 is
+        /// refused). Same as --scale
+        #[arg(value_name = "N|+N|-N")]
+        amount: Option<String>,
+        #[command(flatten)]
+        flow: FlowArgs,
     },
     /// Switch the proxy to the healthy new release (or re-apply the live one)
-    Proxy,
+    #[command(args_override_self = true, after_long_help = flow_args::SETTINGS_HELP)]
+    Proxy(FlowArgs),
     /// Stop (not remove) the release that is not live
-    StopOld,
+    #[command(args_override_self = true, after_long_help = flow_args::SETTINGS_HELP)]
+    StopOld(FlowArgs),
     /// Start the previous release again, switch the proxy back and stop the current one
-    Rollback,
-    /// Show the endpoint in use and the state of each service
-    Status(StatusArgs),
+    #[command(args_override_self = true, after_long_help = flow_args::SETTINGS_HELP)]
+    Rollback(FlowArgs),
+    /// Show the endpoint in use and the state of each service (no target needed)
+    #[command(args_override_self = true, after_long_help = flow_args::SETTINGS_HELP)]
+    Status(FlowArgs),
     /// Print the compose project as docker flow loaded it (merged, interpolated, normalised)
     Config(ConfigArgs),
     /// Show docker flow's version
     Version(FormatArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    #[command(flatten)]
-    pub format: FormatArgs,
+    /// The original form, without a command: `docker flow --flow=deploy --flow=proxy …`.
+    /// `parse` makes it; clap never offers it as a command.
+    #[command(skip)]
+    Flows(FlowArgs),
 }
 
 /// Where the compose project comes from (the same options as `docker compose`).
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, Clone, PartialEq, Eq)]
 pub struct ComposeArgs {
     /// Compose file; repeat to merge several (default: COMPOSE_FILE, then compose.yaml & co.)
     #[arg(
@@ -140,8 +168,14 @@ pub enum Invocation {
 
 /// Reads argv (without argv[0]). `standalone` is true when no Docker CLI started us.
 pub fn parse(args: &[String], standalone: bool) -> Result<Invocation, clap::Error> {
-    let (globals, rest) = globals::split_globals(args)
-        .map_err(|e| FlowCli::command().error(clap::error::ErrorKind::ArgumentConflict, e.0))?;
+    let (globals, rest) = match globals::split_globals(args) {
+        Ok(split) => split,
+        // Standalone, the original form starts with our own options: `docker-flow --flow=deploy`.
+        Err(_) if standalone => (GlobalOptions::default(), args.to_vec()),
+        Err(e) => {
+            return Err(FlowCli::command().error(clap::error::ErrorKind::ArgumentConflict, e.0))
+        }
+    };
     let words: Vec<String> = match rest.first().map(String::as_str) {
         Some(PLUGIN_NAME) => rest[1..].to_vec(),
         // `docker help flow [cmd]` runs `docker-flow help flow [cmd]`.
@@ -165,7 +199,8 @@ pub fn parse(args: &[String], standalone: bool) -> Result<Invocation, clap::Erro
     };
     let argv = std::iter::once("docker flow".to_string()).chain(words);
     let cli = FlowCli::try_parse_from(argv)?;
-    Ok(Invocation::Run(globals, Box::new(cli.command)))
+    let command = cli.command.unwrap_or(Command::Flows(cli.flow));
+    Ok(Invocation::Run(globals, Box::new(command)))
 }
 
 #[cfg(test)]
@@ -190,10 +225,9 @@ mod tests {
         assert_eq!(g.context.as_deref(), Some("b"));
         assert!(matches!(
             c,
-            Command::Status(StatusArgs {
-                format: FormatArgs {
-                    format: Format::Json
-                }
+            Command::Status(FlowArgs {
+                format: Some(Format::Json),
+                ..
             })
         ));
     }
@@ -201,9 +235,9 @@ mod tests {
     #[test]
     fn standalone_form() {
         let (_, c) = run(&["scale", "-1"], true).unwrap();
-        assert!(matches!(c, Command::Scale { amount } if amount == "-1"));
+        assert!(matches!(c, Command::Scale { amount, .. } if amount.as_deref() == Some("-1")));
         let (_, c) = run(&["flow", "stop-old"], true).unwrap();
-        assert!(matches!(c, Command::StopOld));
+        assert!(matches!(c, Command::StopOld(_)));
     }
 
     #[test]
