@@ -1,0 +1,450 @@
+//! The proxy container: create, start, connect, upload, reload, readiness.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use bollard::{
+    errors::Error as BollardError,
+    models::{
+        ContainerCreateBody, EndpointSettings, HostConfig, NetworkConnectRequest, NetworkingConfig,
+        PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    },
+    query_parameters::{
+        CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+        DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder,
+        UploadToContainerOptionsBuilder,
+    },
+};
+use futures_util::StreamExt;
+
+use super::{
+    error::ProxyError,
+    model::ProxyModel,
+    render::{self, CERT_FILE, CONFIG_DIR, CONFIG_FILE, HTTPS_PORT_IN, HTTP_PORT_IN},
+    Proxy, LABEL,
+};
+
+const READY_DEADLINE: Duration = Duration::from_secs(30);
+const RELOAD_DEADLINE: Duration = Duration::from_secs(20);
+/// HAProxy's user in the official image.
+const HAPROXY_UID: u64 = 99;
+
+fn not_found(e: &BollardError) -> bool {
+    matches!(
+        e,
+        BollardError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+impl Proxy {
+    pub(super) async fn ensure_inner(&self, model: &ProxyModel) -> Result<Vec<String>, ProxyError> {
+        let name = &self.opts.container;
+        let mut did = Vec::new();
+        let info = match self.docker.inspect_container(name, None).await {
+            Ok(i) => Some(i),
+            Err(e) if not_found(&e) => None,
+            Err(e) => return Err(ProxyError::docker(format!("inspect {name}"))(e)),
+        };
+        match info {
+            None => {
+                self.create(model).await?;
+                did.push(format!(
+                    "proxy container {name} created with the full config"
+                ));
+            }
+            Some(info) => {
+                let joined: Vec<String> = info
+                    .network_settings
+                    .and_then(|n| n.networks)
+                    .map(|n| n.into_keys().collect())
+                    .unwrap_or_default();
+                for net in self.opts.networks.iter().filter(|n| !joined.contains(n)) {
+                    self.connect(net).await?;
+                    did.push(format!("proxy joined network {net}"));
+                }
+                let running = info.state.as_ref().and_then(|s| s.running).unwrap_or(false);
+                let paused = info.state.as_ref().and_then(|s| s.paused).unwrap_or(false);
+                if paused {
+                    self.docker
+                        .unpause_container(name)
+                        .await
+                        .map_err(ProxyError::docker(format!("unpause {name}")))?;
+                    did.push(format!("proxy container {name} unpaused"));
+                } else if !running {
+                    self.docker
+                        .start_container(name, None)
+                        .await
+                        .map_err(ProxyError::docker(format!("start {name}")))?;
+                    did.push(format!("proxy container {name} started"));
+                }
+            }
+        }
+        self.wait_ready(None).await?;
+        Ok(did)
+    }
+
+    async fn create(&self, model: &ProxyModel) -> Result<(), ProxyError> {
+        let o = &self.opts;
+        // Render first: a model that does not render creates nothing.
+        let config = render::render(model, o)?;
+        let mut ports: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+        let bind = |port: u16| {
+            Some(vec![PortBinding {
+                host_ip: Some(o.bind_address.clone()),
+                host_port: Some(port.to_string()),
+            }])
+        };
+        ports.insert(format!("{HTTP_PORT_IN}/tcp"), bind(o.http_port));
+        if o.cert_pem.is_some() {
+            ports.insert(
+                format!("{HTTPS_PORT_IN}/tcp"),
+                bind(o.https_port.unwrap_or(HTTPS_PORT_IN)),
+            );
+        }
+        let networking = o.networks.first().map(|n| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(n.clone(), EndpointSettings::default())])),
+        });
+        let body = ContainerCreateBody {
+            image: Some(o.image.clone()),
+            labels: Some(HashMap::from([(LABEL.to_string(), "true".to_string())])),
+            exposed_ports: Some(ports.keys().cloned().collect()),
+            host_config: Some(HostConfig {
+                port_bindings: Some(ports),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                    maximum_retry_count: None,
+                }),
+                ..Default::default()
+            }),
+            networking_config: networking,
+            ..Default::default()
+        };
+        let opts = CreateContainerOptionsBuilder::new()
+            .name(&o.container)
+            .build();
+        let created = match self
+            .docker
+            .create_container(Some(opts.clone()), body.clone())
+            .await
+        {
+            Err(e) if not_found(&e) => {
+                self.pull().await?;
+                self.docker.create_container(Some(opts), body).await
+            }
+            other => other,
+        };
+        created.map_err(ProxyError::docker(format!("create {}", o.container)))?;
+        for net in o.networks.iter().skip(1) {
+            self.connect(net).await?;
+        }
+        if let Some(pem) = &o.cert_pem {
+            self.upload(CERT_FILE, pem, 0o600).await?;
+        }
+        self.write_config(&config).await?;
+        self.docker
+            .start_container(&o.container, None)
+            .await
+            .map_err(ProxyError::docker(format!("start {}", o.container)))
+    }
+
+    async fn pull(&self) -> Result<(), ProxyError> {
+        let image = &self.opts.image;
+        let (from, tag) = match image.rsplit_once(':') {
+            Some((f, t)) if !t.contains('/') => (f, t),
+            _ => (image.as_str(), "latest"),
+        };
+        let opts = CreateImageOptionsBuilder::new()
+            .from_image(from)
+            .tag(tag)
+            .build();
+        let mut s = self.docker.create_image(Some(opts), None, None);
+        while let Some(r) = s.next().await {
+            r.map_err(ProxyError::docker(format!("pull {image}")))?;
+        }
+        Ok(())
+    }
+
+    async fn connect(&self, net: &str) -> Result<(), ProxyError> {
+        self.docker
+            .connect_network(
+                net,
+                NetworkConnectRequest {
+                    container: self.opts.container.clone(),
+                    endpoint_config: None,
+                },
+            )
+            .await
+            .map_err(ProxyError::docker(format!(
+                "connect {} to network {net}",
+                self.opts.container
+            )))
+    }
+
+    /// Writes one file into the config directory, owned by HAProxy's user.
+    pub(super) async fn upload(
+        &self,
+        file: &str,
+        data: &[u8],
+        mode: u32,
+    ) -> Result<(), ProxyError> {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_uid(HAPROXY_UID);
+        h.set_gid(HAPROXY_UID);
+        h.set_mtime(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        );
+        h.set_entry_type(tar::EntryType::Regular);
+        let archive = tar
+            .append_data(&mut h, file, data)
+            .and_then(|_| tar.into_inner())
+            .map_err(|e| ProxyError::Container {
+                container: self.opts.container.clone(),
+                message: format!("pack {file}: {e}"),
+            })?;
+        let opts = UploadToContainerOptionsBuilder::new()
+            .path(CONFIG_DIR)
+            .build();
+        self.docker
+            .upload_to_container(
+                &self.opts.container,
+                Some(opts),
+                bollard::body_full(archive.into()),
+            )
+            .await
+            .map_err(ProxyError::docker(format!(
+                "upload {CONFIG_DIR}/{file} to {}",
+                self.opts.container
+            )))
+    }
+
+    /// The config file the proxy runs (the record of its state).
+    pub(super) async fn read_config(&self) -> Result<String, ProxyError> {
+        let name = &self.opts.container;
+        let path = format!("{CONFIG_DIR}/{CONFIG_FILE}");
+        let opts = DownloadFromContainerOptionsBuilder::new()
+            .path(&path)
+            .build();
+        let mut s = self.docker.download_from_container(name, Some(opts));
+        let mut bytes = Vec::new();
+        while let Some(chunk) = s.next().await {
+            match chunk {
+                Ok(c) => bytes.extend_from_slice(&c),
+                Err(e) if not_found(&e) => return Err(ProxyError::NotRunning(name.clone())),
+                Err(e) => return Err(ProxyError::docker(format!("read {path} from {name}"))(e)),
+            }
+        }
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let err = |e: std::io::Error| ProxyError::Container {
+            container: name.clone(),
+            message: format!("read {path}: {e}"),
+        };
+        let mut entries = archive.entries().map_err(err)?;
+        let mut text = String::new();
+        if let Some(entry) = entries.next() {
+            use std::io::Read;
+            entry.map_err(err)?.read_to_string(&mut text).map_err(err)?;
+        }
+        let (generation, text) = unstamp(&text);
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, text.clone()));
+        Ok(text)
+    }
+
+    /// Writes the config file (stamped with a new generation) and remembers it.
+    pub(super) async fn write_config(&self, text: &str) -> Result<(), ProxyError> {
+        let (generation, stamped) = stamp(text);
+        self.forget();
+        self.upload(CONFIG_FILE, stamped.as_bytes(), 0o644).await?;
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((generation, text.to_string()));
+        Ok(())
+    }
+
+    pub(super) fn forget(&self) {
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The config as last written or read by this handle, else read from the container.
+    pub(super) async fn current_config(&self) -> Result<(u64, String), ProxyError> {
+        if let Some(c) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(c);
+        }
+        let text = self.read_config().await?;
+        let generation = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|c| c.0)
+            .unwrap_or(0);
+        Ok((generation, text))
+    }
+
+    /// Validates `text` with `haproxy -c` inside the container, puts it in place and reloads
+    /// (SIGUSR2 to the master); returns when the new worker serves.
+    pub(super) async fn reload_with(&self, text: &str) -> Result<(), ProxyError> {
+        let rt = self.runtime();
+        let next = format!("{CONFIG_FILE}.next");
+        let next_path = format!("{CONFIG_DIR}/{next}");
+        let live_path = format!("{CONFIG_DIR}/{CONFIG_FILE}");
+        if let Some(pem) = &self.opts.cert_pem {
+            self.upload(CERT_FILE, pem, 0o600).await?;
+        }
+        let (generation, stamped) = stamp(text);
+        self.forget();
+        self.upload(&next, stamped.as_bytes(), 0o644).await?;
+        let (code, out) = rt
+            .exec(
+                vec![
+                    "haproxy".into(),
+                    "-c".into(),
+                    "-f".into(),
+                    next_path.clone(),
+                ],
+                vec![],
+                None,
+            )
+            .await?;
+        if code != 0 {
+            let _ = rt
+                .exec(vec!["rm".into(), "-f".into(), next_path], vec![], Some("0"))
+                .await;
+            let why: Vec<&str> = out
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.contains("[ALERT]") || l.contains("error") || l.contains("[WARNING]"))
+                .collect();
+            let why = if why.is_empty() {
+                out.trim().to_string()
+            } else {
+                why.join(" | ")
+            };
+            return Err(ProxyError::InvalidConfig(why));
+        }
+        let before = rt.probe().await?;
+        let (code, out) = rt
+            .exec(
+                vec!["mv".into(), "-f".into(), next_path, live_path],
+                vec![],
+                Some("0"),
+            )
+            .await?;
+        if code != 0 {
+            return Err(ProxyError::Container {
+                container: self.opts.container.clone(),
+                message: format!("put the new config in place: {}", out.trim()),
+            });
+        }
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((generation, text.to_string()));
+        self.docker
+            .kill_container(
+                &self.opts.container,
+                Some(KillContainerOptionsBuilder::new().signal("SIGUSR2").build()),
+            )
+            .await
+            .map_err(ProxyError::docker(format!(
+                "reload {}",
+                self.opts.container
+            )))?;
+        self.wait_ready(before).await
+    }
+
+    /// Polls until the Runtime API answers with a worker PID other than `old` and the frontend
+    /// accepts connections.
+    async fn wait_ready(&self, old: Option<u32>) -> Result<(), ProxyError> {
+        let deadline = if old.is_some() {
+            RELOAD_DEADLINE
+        } else {
+            READY_DEADLINE
+        };
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(10);
+        let mut last_err = String::new();
+        let mut tries = 0u32;
+        loop {
+            match self.runtime().probe().await {
+                Ok(Some(pid)) if Some(pid) != old => return Ok(()),
+                Ok(_) => {}
+                Err(e) => last_err = e.to_string(),
+            }
+            tries += 1;
+            if tries % 8 == 0 {
+                let info = self
+                    .docker
+                    .inspect_container(&self.opts.container, None)
+                    .await
+                    .map_err(ProxyError::docker(format!(
+                        "inspect {}",
+                        self.opts.container
+                    )))?;
+                let state = info.state.unwrap_or_default();
+                if state.running != Some(true) {
+                    return Err(ProxyError::Container {
+                        container: self.opts.container.clone(),
+                        message: format!(
+                            "not running (exit code {}); see `docker logs {}`",
+                            state.exit_code.unwrap_or(-1),
+                            self.opts.container
+                        ),
+                    });
+                }
+            }
+            if start.elapsed() >= deadline {
+                let what = match old {
+                    Some(_) => format!("the reloaded proxy {} to serve", self.opts.container),
+                    None => format!("proxy {} to be ready", self.opts.container),
+                };
+                let what = if last_err.is_empty() {
+                    what
+                } else {
+                    format!("{what} ({last_err})")
+                };
+                return Err(ProxyError::Timeout {
+                    what,
+                    secs: deadline.as_secs_f64(),
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+}
+
+const GENERATION: &str = "# generation ";
+
+/// Prepends `# generation <n>` (a fresh number): a handle that wrote the file knows it is still
+/// the file in place when the number is, without reading it back.
+pub(super) fn stamp(text: &str) -> (u64, String) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let generation = (nanos ^ (u64::from(std::process::id()) << 40))
+        .wrapping_add(N.fetch_add(1, Ordering::Relaxed))
+        .max(1);
+    (generation, format!("{GENERATION}{generation}\n{text}"))
+}
+
+pub(super) fn unstamp(text: &str) -> (u64, String) {
+    if let Some(rest) = text.strip_prefix(GENERATION) {
+        if let Some((n, body)) = rest.split_once('\n') {
+            if let Ok(n) = n.trim().parse() {
+                return (n, body.to_string());
+            }
+        }
+    }
+    (0, text.to_string())
+}

@@ -1,0 +1,266 @@
+//! The proxy: one HAProxy container routing every service docker flow manages, reconfigured
+//! without dropping requests.
+//!
+//! - [`render`] turns a [`ProxyModel`] into the config (pure).
+//! - [`Proxy::ensure`] keeps the container running and ready (recreated with the full config).
+//! - [`Proxy::apply`] routes as the model says: Runtime API commands when only slot contents or
+//!   states changed (a colour switch, scaling within the slots), otherwise validate (`haproxy -c`),
+//!   write and reload (master-worker keeps the listeners).
+//! - [`Proxy::drain`] retires instances gracefully; [`Proxy::reconcile`] repairs drift.
+//!
+//! The file on disk always equals the runtime state, so a restart reproduces it.
+
+mod error;
+mod lifecycle;
+mod model;
+mod render;
+mod runtime;
+mod template;
+pub mod validate;
+
+use std::time::Duration;
+
+use bollard::Docker;
+
+pub use error::ProxyError;
+pub use model::{ApplyReport, ProxyModel, ProxyOptions, Server, ServiceModel, TemplateSpec};
+pub use render::{backend_name, preview_backend_name, render, slot_count, PREVIEW_HEADER};
+
+use crate::release::Color;
+use render::{assignment_of, parse_slots, render_full, structure};
+use runtime::{converge, Runtime};
+
+/// Label on the proxy container.
+pub const LABEL: &str = "com.docker.flow.proxy";
+
+/// A handle on the proxy container; cheap, holds no connection.
+pub struct Proxy {
+    docker: Docker,
+    opts: ProxyOptions,
+    /// The config file as this handle last wrote or read it: (generation, text).
+    cache: std::sync::Mutex<Option<(u64, String)>>,
+}
+
+impl Proxy {
+    pub fn new(docker: Docker, opts: ProxyOptions) -> Proxy {
+        Proxy {
+            docker,
+            opts,
+            cache: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn options(&self) -> &ProxyOptions {
+        &self.opts
+    }
+
+    fn runtime(&self) -> Runtime<'_> {
+        Runtime {
+            docker: &self.docker,
+            container: &self.opts.container,
+        }
+    }
+
+    /// Container running and ready: created if missing (with the full config from `model`),
+    /// started if stopped, connected to the networks; ready = the Runtime API answers and the
+    /// frontend accepts a TCP connection (polled with a deadline).
+    pub async fn ensure(&self, model: &ProxyModel) -> Result<(), ProxyError> {
+        self.ensure_inner(model).await.map(|_| ())
+    }
+
+    /// Makes the running proxy route as `model` says, without dropping requests.
+    pub async fn apply(&self, model: &ProxyModel) -> Result<ApplyReport, ProxyError> {
+        validate::model(model)?;
+        // Twice at most: a first try on the remembered file, a second on the file read back
+        // when another handle changed it meanwhile.
+        for _ in 0..2 {
+            let (generation, current) = self.current_config().await?;
+            let prev = parse_slots(&current);
+            let next = render_full(model, &self.opts, &assignment_of(&prev))?;
+            if next.text == current {
+                return Ok(ApplyReport::default());
+            }
+            if structure(&next.text) != structure(&current) {
+                self.reload_with(&next.text).await?;
+                return Ok(ApplyReport {
+                    reloaded: true,
+                    runtime_commands: 0,
+                });
+            }
+            let cmds = converge(
+                |s| {
+                    prev.iter()
+                        .find(|p| p.backend == s.backend && p.name == s.name)
+                        .map(|p| {
+                            let (a, port) = p.addr();
+                            (a.to_string(), port, p.enabled)
+                        })
+                },
+                &next.slots,
+            );
+            // One exec: check the file is still `generation`, send the commands, write the file.
+            let (new_generation, stamped) = lifecycle::stamp(&next.text);
+            let inline = stamped.len() <= runtime::MAX_INLINE_CONFIG;
+            self.forget();
+            let outcome = self
+                .runtime()
+                .switch(&cmds, generation, inline.then_some(stamped.as_str()))
+                .await;
+            match outcome {
+                Ok(runtime::Switch::Stale) => continue,
+                Ok(runtime::Switch::Done { written }) => {
+                    if !written {
+                        self.write_config(&next.text).await?;
+                    }
+                }
+                Err(e) => {
+                    // Commands may have been partly applied: put the old file back, so that the
+                    // next apply diffs from it and sends them again (they are idempotent).
+                    let _ = self.write_config(&current).await;
+                    return Err(e);
+                }
+            }
+            if inline
+                && self
+                    .cache
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_none()
+            {
+                *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((new_generation, next.text.clone()));
+            }
+            return Ok(ApplyReport {
+                reloaded: false,
+                runtime_commands: cmds.len(),
+            });
+        }
+        Err(ProxyError::Container {
+            container: self.opts.container.clone(),
+            message: "its config keeps changing under this apply (another docker flow?)".into(),
+        })
+    }
+
+    /// Stops sending new requests to `servers` (container names) of `service`'s `color`, lets
+    /// in-flight ones finish (bounded by `timeout`), then puts them in maintenance.
+    pub async fn drain(
+        &self,
+        service: &str,
+        color: Color,
+        servers: &[String],
+        timeout: Duration,
+    ) -> Result<(), ProxyError> {
+        validate::name("service name", service)?;
+        for s in servers {
+            validate::name("server (container) name", s)?;
+        }
+        let current = self.read_config().await?;
+        let slots = parse_slots(&current);
+        let main = backend_name(service);
+        let preview = preview_backend_name(service, color);
+        let prefix = format!("{color}-");
+        let mut targets = Vec::new();
+        for name in servers {
+            let found: Vec<&render::Slot> = slots
+                .iter()
+                .filter(|s| {
+                    (s.backend == main || s.backend == preview)
+                        && s.name.starts_with(&prefix)
+                        && s.server.as_ref().is_some_and(|x| &x.name == name)
+                })
+                .collect();
+            if !found.iter().any(|s| s.backend == main) {
+                // Not routed (a template's own backend, or already removed): nothing to drain.
+                continue;
+            }
+            targets.extend(
+                found
+                    .into_iter()
+                    .map(|s| (s.backend.clone(), s.name.clone())),
+            );
+        }
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let rt = self.runtime();
+        let cmds: Vec<String> = targets
+            .iter()
+            .map(|(b, s)| format!("set server {b}/{s} state drain"))
+            .collect();
+        rt.commands(&cmds).await?;
+        let start = std::time::Instant::now();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let busy: u64 = rt
+                .sessions()
+                .await?
+                .into_iter()
+                .filter(|(b, s, _)| targets.iter().any(|(tb, ts)| tb == b && ts == s))
+                .map(|(_, _, n)| n)
+                .sum();
+            if busy == 0 || start.elapsed() >= timeout {
+                break;
+            }
+            tokio::time::sleep(pause.min(timeout.saturating_sub(start.elapsed()))).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
+        let cmds: Vec<String> = targets
+            .iter()
+            .map(|(b, s)| format!("set server {b}/{s} state maint"))
+            .collect();
+        rt.commands(&cmds).await?;
+        let text = render::disable_in_text(&current, service, servers);
+        self.write_config(&text).await
+    }
+
+    /// Compares the running proxy with `model` and repairs drift; returns what was fixed.
+    pub async fn reconcile(&self, model: &ProxyModel) -> Result<Vec<String>, ProxyError> {
+        self.forget();
+        let mut fixed = self.ensure_inner(model).await?;
+        let report = self.apply(model).await?;
+        if report.reloaded {
+            fixed.push(
+                "the config differed from the model in structure: rewritten and reloaded".into(),
+            );
+        } else if report.runtime_commands > 0 {
+            fixed.push(format!(
+                "the config differed from the model in server slots: {} Runtime API commands",
+                report.runtime_commands
+            ));
+        }
+        // The file now equals the model; compare the running process with it.
+        let text = self.read_config().await?;
+        let want = parse_slots(&text);
+        let live = self.runtime().servers().await?;
+        let missing: Vec<String> = want
+            .iter()
+            .filter(|s| {
+                !live
+                    .iter()
+                    .any(|l| l.backend == s.backend && l.name == s.name)
+            })
+            .map(|s| format!("{}/{}", s.backend, s.name))
+            .collect();
+        if !missing.is_empty() {
+            self.reload_with(&text).await?;
+            fixed.push(format!(
+                "HAProxy ran another config (no {}): reloaded",
+                missing.join(", ")
+            ));
+            return Ok(fixed);
+        }
+        let cmds = converge(
+            |s| {
+                live.iter()
+                    .find(|l| l.backend == s.backend && l.name == s.name)
+                    .map(|l| (l.address.clone(), l.port, l.enabled()))
+            },
+            &want,
+        );
+        if !cmds.is_empty() {
+            self.runtime().commands(&cmds).await?;
+            fixed.extend(cmds.into_iter().map(|c| format!("runtime drift: {c}")));
+        }
+        Ok(fixed)
+    }
+}
