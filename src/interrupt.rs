@@ -30,6 +30,11 @@ impl Interrupt {
         Interrupt { rx }
     }
 
+    /// The reason, once a stop was requested: flows check it between steps.
+    pub fn reason(&self) -> Option<&'static str> {
+        *self.rx.borrow()
+    }
+
     /// Resolves when a stop is requested.
     pub async fn requested(&mut self) -> &'static str {
         loop {

@@ -5,10 +5,13 @@
 
 pub mod cli;
 pub mod compose;
+pub mod config;
 pub mod context;
 pub mod engine;
 pub mod error;
 pub mod flow;
 pub mod interrupt;
 pub mod metadata;
+pub mod proxy;
+pub mod registry;
 pub mod release;

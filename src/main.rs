@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use docker_flow::cli::{self, Command, Invocation};
+use docker_flow::config::{self, FlowName};
 use docker_flow::{error::Error, flow, interrupt::Interrupt, metadata};
 
 fn main() -> ExitCode {
@@ -46,20 +47,20 @@ fn run(globals: cli::GlobalOptions, command: Command) -> Result<(), Error> {
         Command::Config(args) => return flow::config::run(args),
         _ => {}
     }
+    // Every other command runs flows: settings first, so a configuration error (exit 2) comes
+    // before anything is touched.
+    let cwd = std::env::current_dir()
+        .map_err(|e| cli::UsageError(format!("cannot read the current directory: {e}")))?;
+    let settings = config::settings_for(&command, &|k| std::env::var(k).ok(), &cwd)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("start the async runtime");
     runtime.block_on(async move {
         let interrupt = Interrupt::install();
-        match command {
-            Command::Status(a) => flow::status::run(&globals, a.format.format, interrupt).await,
-            Command::Deploy => Err(Error::NotYet("deploy")),
-            Command::Scale { .. } => Err(Error::NotYet("scale")),
-            Command::Proxy => Err(Error::NotYet("proxy")),
-            Command::StopOld => Err(Error::NotYet("stop-old")),
-            Command::Rollback => Err(Error::NotYet("rollback")),
-            Command::Version(_) | Command::Config(_) => unreachable!("handled above"),
+        match settings.flows.as_slice() {
+            [FlowName::Status] => flow::status::run(&globals, settings, interrupt).await,
+            _ => Ok(flow::run::run(&globals, settings, interrupt).await?),
         }
     })
 }

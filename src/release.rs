@@ -61,6 +61,10 @@ pub struct Routes {
     pub port: u16,
     #[serde(default)]
     pub path_type: PathType,
+    /// The proxy container that serves these routes (None: `docker-flow-proxy`). Each proxy
+    /// renders only the services that name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +103,18 @@ pub struct ReleaseState {
     pub routes: Option<Routes>,
     /// `releases`: JSON list, newest last, bounded.
     pub history: Vec<Release>,
+    /// `template`: JSON, the user's consul-template text for this service's proxy config.
+    pub template: Option<Template>,
+}
+
+/// A consul-template (Go template syntax) the user gave for a service's proxy config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Template {
+    /// `--consul-template-path`: frontend and backend in one file.
+    Single(String),
+    /// `--consul-template-fe-path` + `--consul-template-be-path`.
+    Pair { fe: String, be: String },
 }
 
 /// A running instance of a colour, as the engine and Consul know it.

@@ -39,7 +39,10 @@ impl Cli {
     /// `docker <args>` with only the Docker env vars given here (none inherited).
     fn docker(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
         let mut cmd = Command::new("docker");
-        cmd.args(args).env("DOCKER_CONFIG", self.config());
+        // Run outside any compose project or docker-flow.yml (the repo root has both).
+        cmd.args(args)
+            .env("DOCKER_CONFIG", self.config())
+            .current_dir(self.config());
         for var in [
             "DOCKER_HOST",
             "DOCKER_CONTEXT",
@@ -366,6 +369,7 @@ fn closing_the_cli_socket_stops_the_plugin() {
     let mut child = Command::new("docker")
         .args(["-H", &host, "flow", "status"])
         .env("DOCKER_CONFIG", cli.config())
+        .current_dir(cli.config())
         .env_remove("DOCKER_HOST")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -412,6 +416,7 @@ fn ctrl_c_stops_the_plugin_at_a_safe_point() {
     let (listener, host) = silent_engine();
     let mut child = Command::new(PLUGIN)
         .args(["-H", &host, "status"])
+        .current_dir(std::env::temp_dir())
         .env_remove("DOCKER_HOST")
         .env_remove("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND")
         .stderr(Stdio::piped())

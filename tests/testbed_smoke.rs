@@ -120,6 +120,8 @@ async fn demo_told_to_be_unhealthy_turns_unhealthy() {
 #[tokio::test]
 async fn consul_kv_and_a_registered_service_with_a_passing_check() {
     let consul = &bed().consul;
+    // reqwest is built without a default TLS provider (docker flow picks ring itself).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let mut cleanup = Cleanup::new();
     let prefix = unique("kv");

@@ -28,24 +28,51 @@ pub struct EngineStatus {
 
 pub async fn run(
     globals: &GlobalOptions,
-    format: Format,
+    settings: crate::config::Settings,
     mut interrupt: Interrupt,
 ) -> Result<(), Error> {
+    let format = settings.format;
     let env = |k: &str| std::env::var(k).ok();
     let endpoint = context::resolve(globals, &env)?;
     // Status changes nothing, so a stop request may cut it anywhere.
-    let status = tokio::select! {
-        s = gather(&endpoint) => s?,
+    let for_context = interrupt.clone();
+    let work = async move {
+        let status = gather(&endpoint).await?;
+        // With a target (flag, env or docker-flow.yml), the service's release state too.
+        let service = if settings.target.is_empty() {
+            None
+        } else {
+            let cx = super::context::FlowContext::open(globals, settings, for_context).await?;
+            Some(service_status(&cx).await?)
+        };
+        Ok::<_, Error>((status, service))
+    };
+    let (status, service) = tokio::select! {
+        s = work => s?,
         reason = interrupt.requested() => {
             return Err(Error::Interrupted { reason, state: "nothing was changed".into() })
         }
     };
     match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&status).expect("serialize status")
-        ),
-        Format::Text => print_text(&status),
+        Format::Json => {
+            let mut v = serde_json::to_value(&status).expect("serialize status");
+            if let Some(s) = &service {
+                let s = serde_json::to_value(s).expect("serialize service status");
+                if let (Some(map), Some(extra)) = (v.as_object_mut(), s.as_object()) {
+                    map.extend(extra.clone());
+                }
+            }
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&v).expect("serialize status")
+            );
+        }
+        Format::Text => {
+            print_text(&status, service.is_none());
+            if let Some(s) = &service {
+                print_service_text(s);
+            }
+        }
     }
     Ok(())
 }
@@ -76,7 +103,7 @@ async fn gather(endpoint: &context::Endpoint) -> Result<Status, Error> {
     })
 }
 
-fn print_text(s: &Status) {
+fn print_text(s: &Status, no_service: bool) {
     let e = &s.engine;
     let role = match (e.swarm.as_str(), e.swarm_manager) {
         ("active", true) => "active, this node is a manager".to_string(),
@@ -96,5 +123,120 @@ fn print_text(s: &Status) {
     );
     println!("Root dir:  {}", e.root_dir);
     println!("Swarm:     {role}");
-    println!("Services:  none deployed by docker flow yet");
+    if no_service {
+        println!(
+            "Service:   none chosen (give --target, FLOW_TARGET or a docker-flow.yml to see one)"
+        );
+    }
+}
+
+/// One service's release state, for `docker flow status` with a target and for `--flow=status`.
+#[derive(Debug, Serialize)]
+pub struct ServiceStatus {
+    pub service: String,
+    pub live: Option<crate::release::Color>,
+    pub candidate: Option<crate::release::Color>,
+    pub scale: Option<u32>,
+    pub routes: Option<crate::release::Routes>,
+    pub instances: Vec<InstanceStatus>,
+    pub history: Vec<crate::release::Release>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub color: crate::release::Color,
+    pub running: bool,
+    pub health: Option<String>,
+    pub consul: &'static str,
+    pub address: Option<String>,
+    pub image: String,
+}
+
+pub async fn print_service(
+    cx: &super::context::FlowContext,
+) -> Result<(), super::error::FlowError> {
+    let s = service_status(cx).await?;
+    if cx.settings.format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&s).expect("serialize service status")
+        );
+    } else {
+        print_service_text(&s);
+    }
+    Ok(())
+}
+
+pub async fn service_status(
+    cx: &super::context::FlowContext,
+) -> Result<ServiceStatus, super::error::FlowError> {
+    let (state, _) = cx.consul.read_state(&cx.service).await?;
+    let observed = super::observe::observe(&cx.docker, &cx.service).await?;
+    let mut instances = Vec::new();
+    for color in crate::release::Color::ALL {
+        let registered = cx
+            .consul
+            .instances(&format!("{}-{color}", cx.service), false)
+            .await?;
+        for c in observed.of(color) {
+            let consul = match registered.iter().find(|p| p.id == c.name) {
+                Some(p) if p.passing => "passing",
+                Some(_) => "critical",
+                None => "not registered",
+            };
+            instances.push(InstanceStatus {
+                name: c.name.clone(),
+                color,
+                running: c.running,
+                health: c.health.clone(),
+                consul,
+                address: super::deploy::address_of(cx, c).ok(),
+                image: c.image.clone(),
+            });
+        }
+    }
+    Ok(ServiceStatus {
+        service: cx.service.clone(),
+        live: state.live,
+        candidate: state.candidate,
+        scale: state.scale,
+        routes: state.routes,
+        instances,
+        history: state.history,
+    })
+}
+
+fn print_service_text(s: &ServiceStatus) {
+    let colour = |c: Option<crate::release::Color>| c.map_or("none".to_string(), |c| c.to_string());
+    println!("Service:   {}", s.service);
+    println!(
+        "Live:      {} ({} instance(s))",
+        colour(s.live),
+        s.scale.unwrap_or(0)
+    );
+    println!("Candidate: {}", colour(s.candidate));
+    if let Some(r) = &s.routes {
+        println!(
+            "Routes:    paths [{}] domains [{}] -> port {} (proxy {})",
+            r.paths.join(", "),
+            r.domains.join(", "),
+            r.port,
+            r.proxy
+                .as_deref()
+                .unwrap_or(crate::config::DEFAULT_PROXY_NAME)
+        );
+    }
+    for i in &s.instances {
+        println!(
+            "  {:<40} {:<6} {:<8} health {:<10} consul {:<15} {} {}",
+            i.name,
+            i.color.to_string(),
+            if i.running { "running" } else { "stopped" },
+            i.health.as_deref().unwrap_or("-"),
+            i.consul,
+            i.address.as_deref().unwrap_or("-"),
+            i.image
+        );
+    }
 }

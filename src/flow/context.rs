@@ -1,0 +1,198 @@
+//! Everything a flow works with, opened once per invocation: the engine, the loaded compose
+//! project, Consul (checked before any change) and the proxy's engine.
+
+use std::time::Duration;
+
+use bollard::Docker;
+
+use crate::cli::GlobalOptions;
+use crate::compose::{self, Project};
+use crate::config::Settings;
+use crate::context::{self, Endpoint};
+use crate::engine;
+use crate::interrupt::Interrupt;
+use crate::proxy::{Proxy, ProxyOptions};
+use crate::registry::{self, Consul, ConsulConfig, EmbeddedConsul};
+
+use super::error::FlowError;
+use super::report::Reporter;
+
+pub struct FlowContext {
+    pub settings: Settings,
+    pub docker: Docker,
+    pub endpoint: Endpoint,
+    pub project: Project,
+    /// The compose service deployed (`--target`).
+    pub target: String,
+    /// `<project>-<target>`: the name in Consul and in the proxy.
+    pub service: String,
+    pub consul: Consul,
+    pub proxy_docker: Docker,
+    /// The `docker-flow-consul` container docker flow runs when no Consul address is set: it
+    /// joins the target's networks so its health checks reach the instances.
+    pub embedded_consul: Option<String>,
+    pub interrupt: Interrupt,
+    pub report: Reporter,
+}
+
+impl FlowContext {
+    pub async fn open(
+        globals: &GlobalOptions,
+        settings: Settings,
+        interrupt: Interrupt,
+    ) -> Result<FlowContext, FlowError> {
+        let report = Reporter::new(settings.format);
+        let env = |k: &str| std::env::var(k).ok();
+        let mut globals = globals.clone();
+        if globals.host.is_none() && globals.context.is_none() {
+            // The original's --host / FLOW_HOST: docker's own -H before `flow` is preferred.
+            globals.host = settings.docker_host.clone();
+        }
+        let endpoint =
+            context::resolve(&globals, &env).map_err(|e| FlowError::Invalid(e.to_string()))?;
+        let docker = engine::connect(&endpoint).await?;
+
+        let options = super::config::load_options(&settings.compose)
+            .map_err(|e| FlowError::Invalid(e.to_string()))?;
+        let project = compose::load(&options)?;
+        let target = settings.target.clone();
+        for (what, name) in std::iter::once(("target", &target))
+            .chain(settings.side_targets.iter().map(|s| ("side target", s)))
+        {
+            if !project.services.contains_key(name) {
+                let known: Vec<&str> = project.services.keys().map(String::as_str).collect();
+                return Err(FlowError::Invalid(format!(
+                    "{what} \"{name}\" is not a service of project \"{}\" (services: {})",
+                    project.name,
+                    known.join(", ")
+                )));
+            }
+        }
+        let service = format!("{}-{}", project.name, target);
+
+        let proxy_docker = proxy_engine(&settings, &globals, &docker).await?;
+        let (consul, embedded_consul) = open_consul(&settings, &proxy_docker, &report).await?;
+        Ok(FlowContext {
+            settings,
+            docker,
+            endpoint,
+            project,
+            target,
+            service,
+            consul,
+            proxy_docker,
+            embedded_consul,
+            interrupt,
+            report,
+        })
+    }
+
+    /// The proxy for this invocation, joined to the target's networks.
+    pub fn proxy(&self) -> Result<Proxy, FlowError> {
+        let cert_pem = match &self.settings.proxy.cert {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                FlowError::Invalid(format!(
+                    "cannot read the proxy certificate {} (--proxy-cert): {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
+        let networks = super::deploy::target_networks(&self.project, &self.target);
+        Ok(Proxy::new(
+            self.proxy_docker.clone(),
+            ProxyOptions {
+                container: self.settings.proxy.name.clone(),
+                image: self.settings.proxy.image.clone(),
+                http_port: self.settings.proxy.http_port,
+                https_port: self.settings.proxy.https_port,
+                bind_address: self.settings.proxy.bind_address.clone(),
+                cert_pem,
+                networks,
+            },
+        ))
+    }
+
+    /// Fails with the stop reason if the user or the CLI asked to stop; `state` says what is left.
+    pub fn checkpoint(&self, state: impl FnOnce() -> String) -> Result<(), FlowError> {
+        match self.interrupt.reason() {
+            Some(reason) => Err(FlowError::Interrupted {
+                reason,
+                state: state(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Who holds a lock, for the other side's error message.
+    pub fn holder(&self, flow: &str) -> String {
+        registry::holder_text(flow)
+    }
+
+    pub fn lock_timeout(&self) -> Duration {
+        self.settings.lock_timeout
+    }
+}
+
+/// The engine the proxy (and the embedded Consul) run on: --proxy-context, --proxy-docker-host,
+/// else the services' own engine.
+async fn proxy_engine(
+    settings: &Settings,
+    globals: &GlobalOptions,
+    docker: &Docker,
+) -> Result<Docker, FlowError> {
+    let p = &settings.proxy;
+    if p.context.is_none() && p.docker_host.is_none() {
+        return Ok(docker.clone());
+    }
+    let mut g = GlobalOptions {
+        config: globals.config.clone(),
+        ..Default::default()
+    };
+    g.context = p.context.clone();
+    if g.context.is_none() {
+        g.host = p.docker_host.clone();
+        if let Some(certs) = &p.docker_cert_path {
+            g.tlsverify = true;
+            g.tlscacert = Some(certs.join("ca.pem"));
+            g.tlscert = Some(certs.join("cert.pem"));
+            g.tlskey = Some(certs.join("key.pem"));
+        }
+    }
+    let env = |k: &str| std::env::var(k).ok().filter(|_| !k.starts_with("DOCKER_"));
+    let endpoint =
+        context::resolve(&g, &env).map_err(|e| FlowError::Invalid(format!("proxy engine: {e}")))?;
+    Ok(engine::connect(&endpoint).await?)
+}
+
+/// Consul as configured, or the embedded one docker flow runs for the user; checked before any
+/// change so an unreachable Consul changes nothing.
+async fn open_consul(
+    settings: &Settings,
+    proxy_docker: &Docker,
+    report: &Reporter,
+) -> Result<(Consul, Option<String>), FlowError> {
+    let c = &settings.consul;
+    let (address, embedded) = match &c.address {
+        Some(a) => (a.clone(), None),
+        None => {
+            let report = *report;
+            let on_event = move |m: &str| report.step("consul", "docker-flow-consul", m);
+            let spec = EmbeddedConsul {
+                image: c.image.clone(),
+                ..Default::default()
+            };
+            let address = registry::ensure_embedded(proxy_docker, &spec, &on_event).await?;
+            (address, Some(spec.name))
+        }
+    };
+    let consul = Consul::new(&ConsulConfig {
+        address,
+        token: c.token.as_ref().map(|t| t.expose().to_string()),
+        cacert: c.cacert.clone(),
+        client_cert: c.client_cert.clone(),
+        client_key: c.client_key.clone(),
+    })?;
+    consul.ping().await?;
+    Ok((consul, embedded))
+}

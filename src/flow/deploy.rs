@@ -1,0 +1,463 @@
+//! `deploy`: the next colour starts beside the live one, health-gated. The live colour and the
+//! proxy are untouched: only `proxy` switches users over. Any failure removes what this deploy
+//! started, so the next run starts clean.
+
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+
+use crate::compose::{Project, Service};
+use crate::engine::{self, duration::parse_duration, UpOptions};
+use crate::registry::{Check, Registration};
+use crate::release::{Color, Release, ReleaseState, Routes};
+
+use super::context::FlowContext;
+use super::error::FlowError;
+use super::observe::{self, Container, LABEL_COLOR, LABEL_SERVICE, LABEL_TARGET};
+use super::report::now;
+
+const FLOW: &str = "deploy";
+
+pub async fn run(cx: &FlowContext) -> Result<(), FlowError> {
+    let lock = cx
+        .consul
+        .lock(&cx.service, &cx.holder(FLOW), cx.lock_timeout())
+        .await?;
+    let result = deploy(cx).await;
+    lock.release().await?;
+    result
+}
+
+async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
+    let (state, version) = cx.consul.read_state(&cx.service).await?;
+    let observed = observe::observe(&cx.docker, &cx.service).await?;
+    // The first release is blue; a release that was deployed but never made live is replaced.
+    let next = match (state.live, state.candidate) {
+        (Some(live), _) => live.other(),
+        (None, Some(candidate)) => candidate,
+        (None, None) => Color::Blue,
+    };
+    let running_live = state.live.map_or(0, |l| observed.running(l).len() as u32);
+    let current = if running_live > 0 {
+        running_live
+    } else {
+        state
+            .scale
+            .unwrap_or_else(|| default_scale(&cx.project.services[&cx.target]))
+    };
+    let scale = match &cx.settings.scale {
+        Some(spec) => spec
+            .apply(current)
+            .map_err(|e| FlowError::Invalid(format!("--scale: {e}")))?,
+        None => current,
+    };
+    let routes = routes_of(cx, &state)?;
+    if cx.settings.dry_run {
+        cx.report.done(FLOW, &cx.service, &format!(
+            "dry run: would start {scale} instance(s) of {next} beside {} (side targets: {}), register them as {}-{next}, wait until healthy; nothing changed",
+            state.live.map_or("nothing live".to_string(), |l| format!("live {l}")),
+            if cx.settings.side_targets.is_empty() { "none".into() } else { cx.settings.side_targets.join(", ") },
+            cx.service,
+        ));
+        return Ok(());
+    }
+    if !cx.settings.blue_green {
+        return Err(FlowError::Invalid(
+            "--blue-green=false (in-place deploys) is not supported yet: deploys are blue-green"
+                .into(),
+        ));
+    }
+
+    // Side targets: up once, left alone when unchanged.
+    for side in &cx.settings.side_targets {
+        cx.report
+            .step(FLOW, &cx.service, &format!("side target {side}"));
+        let opts = UpOptions {
+            on_event: Some(events(cx)),
+            ..Default::default()
+        };
+        let mut project = cx.project.clone();
+        if !cx.settings.pull_side_targets {
+            set_pull_policy(&mut project, side, "missing");
+        }
+        engine::up_service(&cx.docker, &project, side, &opts).await?;
+    }
+    cx.checkpoint(|| "side targets are up; nothing else changed".into())?;
+
+    // What is left of the next colour from two releases ago goes first.
+    remove_color(cx, next, observed.of(next)).await?;
+    cx.checkpoint(|| {
+        format!(
+            "old {next} containers removed; {} still live",
+            live_text(&state)
+        )
+    })?;
+
+    cx.report.step(
+        FLOW,
+        &cx.service,
+        &format!("starting {scale} instance(s) of {next}"),
+    );
+    let started = start_color(cx, next, scale).await;
+    let outcome = match started {
+        Ok(containers) => register_and_wait(cx, next, &containers, &routes)
+            .await
+            .map(|_| containers),
+        Err(e) => Err(e),
+    };
+    let containers = match outcome {
+        Ok(c) => c,
+        Err(e) => {
+            // Leave nothing half-done: the new colour goes, live state and proxy never changed.
+            let left = observe::observe(&cx.docker, &cx.service)
+                .await
+                .map(|o| o.of(next).to_vec())
+                .unwrap_or_default();
+            remove_color(cx, next, &left).await.ok();
+            return Err(match e {
+                FlowError::Interrupted { reason, .. } => FlowError::Interrupted {
+                    reason,
+                    state: format!("the new release ({next}) was removed; {} still serves users", live_text(&state)),
+                },
+                other => FlowError::Failed(format!(
+                    "deploy {}: {other}; the new release ({next}) was removed, {} still serves users and Consul is unchanged",
+                    cx.service,
+                    live_text(&state)
+                )),
+            });
+        }
+    };
+
+    let image = containers
+        .first()
+        .map(|c| c.image.clone())
+        .unwrap_or_default();
+    let mut new_state = state.clone();
+    new_state.candidate = Some(next);
+    new_state.routes = Some(routes);
+    if new_state.live.is_none() {
+        new_state.scale = Some(scale);
+    }
+    new_state.history.push(Release {
+        color: next,
+        image: image.clone(),
+        image_id: image,
+        scale,
+        event: "deployed".into(),
+        at: now(),
+    });
+    cx.consul
+        .write_state(&cx.service, &new_state, &version)
+        .await?;
+    if new_state.live.is_some() && super::scale::proxy_running(cx).await {
+        // Users stay where they are; the candidate becomes reachable with the preview header.
+        let desired = super::model::build(cx, &new_state).await?;
+        cx.proxy()?.apply(&desired).await?;
+    }
+    cx.report.done(
+        FLOW,
+        &cx.service,
+        &format!(
+            "{next} is up and healthy ({scale} instance(s)); {} — preview it with the header `X-Flow-Color: {next}`, then run `docker flow proxy` to switch users to {next}",
+            match state.live { Some(l) => format!("users still get {l}"), None => "nothing is live yet".into() }
+        ),
+    );
+    Ok(())
+}
+
+fn live_text(state: &ReleaseState) -> String {
+    state.live.map_or("no release".to_string(), |l| {
+        format!("the live release ({l})")
+    })
+}
+
+/// Progress lines from the engine layer.
+fn events(cx: &FlowContext) -> engine::EventSink {
+    let report = cx.report;
+    let service = cx.service.clone();
+    std::sync::Arc::new(move |m: &str| report.step(FLOW, &service, m))
+}
+
+fn default_scale(service: &Service) -> u32 {
+    let spec = &service.spec;
+    let replicas = spec.deploy.as_ref().and_then(|d| d.replicas);
+    let n = replicas.unwrap_or(if spec.scale > 0 { spec.scale } else { 1 });
+    u32::try_from(n.max(1)).unwrap_or(1)
+}
+
+fn set_pull_policy(project: &mut Project, service: &str, policy: &str) {
+    if let Some(s) = project.services.get_mut(service) {
+        if s.spec.build_.is_none() {
+            s.spec.pull_policy =
+                serde_yaml::from_value(serde_yaml::Value::String(policy.into())).ok();
+        }
+    }
+}
+
+/// The engine names of the networks the target is on (the proxy joins them to reach it).
+pub fn target_networks(project: &Project, target: &str) -> Vec<String> {
+    let Some(service) = project.services.get(target) else {
+        return Vec::new();
+    };
+    crate::engine::resources::service_network_keys(service)
+        .iter()
+        .filter_map(|k| project.networks.get(k).map(|n| n.name.clone()))
+        .collect()
+}
+
+/// The project with the target renamed `<target>-<colour>`, so that its containers are
+/// `<project>-<target>-<colour>-<n>` and `docker compose ps` lists them under that service.
+pub fn color_project(cx: &FlowContext, color: Color) -> (Project, String) {
+    let mut project = cx.project.clone();
+    let name = format!("{}-{color}", cx.target);
+    let mut service = project.services[&cx.target].clone();
+    service.name = name.clone();
+    service.spec.container_name = None;
+    if cx.settings.skip_pull_target {
+        service.spec.pull_policy =
+            serde_yaml::from_value(serde_yaml::Value::String("missing".into())).ok();
+    }
+    project.services.insert(name.clone(), service);
+    (project, name)
+}
+
+pub fn flow_labels(cx: &FlowContext, color: Color) -> IndexMap<String, String> {
+    IndexMap::from([
+        (LABEL_SERVICE.to_string(), cx.service.clone()),
+        (LABEL_TARGET.to_string(), cx.target.clone()),
+        (LABEL_COLOR.to_string(), color.to_string()),
+        (
+            "com.docker.flow.version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+    ])
+}
+
+/// Brings `color` to `scale` running containers (creating, starting or removing surplus).
+pub async fn start_color(
+    cx: &FlowContext,
+    color: Color,
+    scale: u32,
+) -> Result<Vec<Container>, FlowError> {
+    let (project, name) = color_project(cx, color);
+    let opts = UpOptions {
+        scale: Some(scale),
+        extra_labels: flow_labels(cx, color),
+        on_event: Some(events(cx)),
+        ..Default::default()
+    };
+    engine::up_service(&cx.docker, &project, &name, &opts).await?;
+    let observed = observe::observe(&cx.docker, &cx.service).await?;
+    Ok(observed
+        .of(color)
+        .iter()
+        .filter(|c| c.running)
+        .cloned()
+        .collect())
+}
+
+/// Which container port the proxy sends requests to: --port, else what Consul kept, else the
+/// service's first published or exposed port.
+pub fn routes_of(cx: &FlowContext, state: &ReleaseState) -> Result<Routes, FlowError> {
+    let p = &cx.settings.proxy;
+    let stored = state.routes.clone().unwrap_or_default();
+    let service = &cx.project.services[&cx.target];
+    let port = p
+        .port
+        .or((stored.port != 0).then_some(stored.port))
+        .or_else(|| first_port(service))
+        .ok_or_else(|| {
+            FlowError::Invalid(format!(
+                "cannot tell which container port of {} to route to: set --port (or FLOW_PORT, or `port:` in docker-flow.yml)",
+                cx.target
+            ))
+        })?;
+    Ok(Routes {
+        paths: if p.service_paths.is_empty() {
+            stored.paths
+        } else {
+            p.service_paths.clone()
+        },
+        domains: if p.service_domains.is_empty() {
+            stored.domains
+        } else {
+            p.service_domains.clone()
+        },
+        port,
+        path_type: p.path_type,
+        proxy: Some(p.name.clone()),
+    })
+}
+
+fn first_port(service: &Service) -> Option<u16> {
+    if let docker_compose_types::Ports::Long(ports) = &service.spec.ports {
+        if let Some(p) = ports.first() {
+            return Some(p.target);
+        }
+    }
+    service
+        .spec
+        .expose
+        .first()
+        .and_then(|e| e.split('/').next()?.split('-').next()?.parse().ok())
+}
+
+/// The address of a container on the target's first network.
+pub fn address_of(cx: &FlowContext, c: &Container) -> Result<String, FlowError> {
+    let networks = target_networks(&cx.project, &cx.target);
+    networks
+        .iter()
+        .find_map(|n| c.addresses.get(n))
+        .or_else(|| c.addresses.values().next())
+        .cloned()
+        .ok_or_else(|| {
+            FlowError::Failed(format!(
+                "container {} has no network address the proxy can reach",
+                c.name
+            ))
+        })
+}
+
+/// Registers each instance in Consul and waits until every one is healthy (its Docker
+/// healthcheck, when it has one, and its Consul check).
+pub async fn register_and_wait(
+    cx: &FlowContext,
+    color: Color,
+    containers: &[Container],
+    routes: &Routes,
+) -> Result<(), FlowError> {
+    let name = format!("{}-{color}", cx.service);
+    if let Some(consul) = &cx.embedded_consul {
+        // The embedded Consul checks from its own container: it must reach the instances.
+        for network in target_networks(&cx.project, &cx.target) {
+            crate::registry::attach_network(&cx.proxy_docker, consul, &network).await?;
+        }
+    }
+    for c in containers {
+        let address = address_of(cx, c)?;
+        let check = match &cx.settings.health_path {
+            Some(path) => Check::Http {
+                url: format!("http://{address}:{}{path}", routes.port),
+                interval: Duration::from_secs(1),
+                timeout: Duration::from_secs(2),
+            },
+            None => Check::Tcp {
+                address: format!("{address}:{}", routes.port),
+                interval: Duration::from_secs(1),
+                timeout: Duration::from_secs(2),
+            },
+        };
+        cx.consul
+            .register(&Registration {
+                id: c.name.clone(),
+                name: name.clone(),
+                address,
+                port: routes.port,
+                tags: vec![color.to_string()],
+                check,
+            })
+            .await?;
+    }
+    let deadline = health_deadline(cx);
+    cx.report.step(
+        FLOW,
+        &cx.service,
+        &format!(
+            "waiting until {} instance(s) of {color} are healthy (up to {}s)",
+            containers.len(),
+            deadline.as_secs()
+        ),
+    );
+    let start = Instant::now();
+    loop {
+        cx.checkpoint(String::new)?;
+        let observed = observe::observe(&cx.docker, &cx.service).await?;
+        let now: Vec<&Container> = observed
+            .of(color)
+            .iter()
+            .filter(|c| containers.iter().any(|o| o.id == c.id))
+            .collect();
+        if let Some(dead) = containers
+            .iter()
+            .find(|o| !now.iter().any(|c| c.id == o.id && c.running))
+        {
+            return Err(FlowError::Failed(format!(
+                "{} stopped while starting (see `docker logs {}`)",
+                dead.name, dead.name
+            )));
+        }
+        if let Some(bad) = now
+            .iter()
+            .find(|c| c.health.as_deref() == Some("unhealthy"))
+        {
+            return Err(FlowError::Failed(format!(
+                "{} is unhealthy (see `docker inspect --format '{{{{json .State.Health}}}}' {}`)",
+                bad.name, bad.name
+            )));
+        }
+        let docker_ok = now
+            .iter()
+            .all(|c| c.health.is_none() || c.health.as_deref() == Some("healthy"));
+        let passing = cx.consul.instances(&name, true).await?;
+        let consul_ok = containers
+            .iter()
+            .all(|c| passing.iter().any(|p| p.id == c.name));
+        if docker_ok && consul_ok {
+            return Ok(());
+        }
+        if start.elapsed() > deadline {
+            return Err(FlowError::Failed(format!(
+                "{color} did not become healthy within {}s (set --health-timeout to wait longer)",
+                deadline.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// --health-timeout, else what the compose healthcheck allows (start period plus every retry),
+/// plus slack for the container to start.
+fn health_deadline(cx: &FlowContext) -> Duration {
+    if let Some(t) = cx.settings.health_timeout {
+        return t;
+    }
+    let secs = |s: &Option<String>, default: f64| {
+        s.as_deref()
+            .and_then(|v| parse_duration(v).ok())
+            .map_or(default, |ns| ns as f64 / 1e9)
+    };
+    match &cx.project.services[&cx.target].spec.healthcheck {
+        Some(h) if !h.disable => {
+            let retries = if h.retries > 0 { h.retries as f64 } else { 3.0 };
+            let total = secs(&h.start_period, 0.0)
+                + (secs(&h.interval, 30.0) + secs(&h.timeout, 30.0)) * (retries + 1.0);
+            Duration::from_secs_f64(total + 15.0)
+        }
+        _ => Duration::from_secs(90),
+    }
+}
+
+/// Stops and removes the containers of `color`, deregistering them first.
+pub async fn remove_color(
+    cx: &FlowContext,
+    color: Color,
+    containers: &[Container],
+) -> Result<(), FlowError> {
+    for c in containers {
+        cx.consul.deregister(&c.name).await?;
+    }
+    for c in containers {
+        cx.report
+            .step(FLOW, &cx.service, &format!("removing {} ({color})", c.name));
+        let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        if let Err(e) = cx.docker.remove_container(&c.id, Some(opts)).await {
+            if !e.to_string().contains("No such container") {
+                return Err(FlowError::Failed(format!("remove {}: {e}", c.name)));
+            }
+        }
+    }
+    Ok(())
+}

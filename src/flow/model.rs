@@ -1,0 +1,99 @@
+//! The proxy's whole picture, rebuilt from Consul every time: every service docker flow manages,
+//! its live colour, routes, template and passing instances. The proxy keeps no state of its own,
+//! so a recreated proxy gets every route back.
+
+use std::collections::BTreeMap;
+
+use crate::proxy::{ProxyModel, Server, ServiceModel, TemplateSpec};
+use crate::release::{Color, ReleaseState, Template};
+
+use super::context::FlowContext;
+use super::error::FlowError;
+
+/// The model with this invocation's service set to `state` (not yet written to Consul).
+pub async fn build(cx: &FlowContext, state: &ReleaseState) -> Result<ProxyModel, FlowError> {
+    let mut names = cx.consul.services().await?;
+    if !names.contains(&cx.service) {
+        names.push(cx.service.clone());
+    }
+    names.sort();
+    let mut services = Vec::new();
+    for name in names {
+        let st = if name == cx.service {
+            state.clone()
+        } else {
+            cx.consul.read_state(&name).await?.0
+        };
+        let (Some(live), Some(routes)) = (st.live, st.routes.clone()) else {
+            continue;
+        };
+        let proxy = routes
+            .proxy
+            .as_deref()
+            .unwrap_or(crate::config::DEFAULT_PROXY_NAME);
+        if proxy != cx.settings.proxy.name {
+            // Served by another proxy container.
+            continue;
+        }
+        let mut servers = BTreeMap::new();
+        for color in Color::ALL {
+            let passing = cx
+                .consul
+                .instances(&format!("{name}-{color}"), true)
+                .await?;
+            let list: Vec<Server> = passing
+                .into_iter()
+                .map(|i| Server {
+                    name: i.id,
+                    address: i.address,
+                    port: i.port,
+                })
+                .collect();
+            servers.insert(color, list);
+        }
+        let template = st.template.map(|t| match t {
+            Template::Single(text) => TemplateSpec::Single(text),
+            Template::Pair { fe, be } => TemplateSpec::Pair { fe, be },
+        });
+        services.push(ServiceModel {
+            name,
+            live,
+            routes,
+            servers,
+            template,
+        });
+    }
+    Ok(ProxyModel { services })
+}
+
+/// The template the settings name, read now so that Consul keeps its text (the proxy is
+/// re-rendered later from Consul alone, for this service and every other).
+pub fn template_from_settings(cx: &FlowContext) -> Result<Option<Template>, FlowError> {
+    let p = &cx.settings.proxy;
+    let read = |path: &std::path::PathBuf, flag: &str| {
+        std::fs::read_to_string(path).map_err(|e| {
+            FlowError::Invalid(format!(
+                "cannot read the template {} ({flag}): {e}",
+                path.display()
+            ))
+        })
+    };
+    Ok(match (&p.template, &p.template_fe, &p.template_be) {
+        (Some(t), None, None) => Some(Template::Single(read(t, "--consul-template-path")?)),
+        (None, Some(fe), Some(be)) => Some(Template::Pair {
+            fe: read(fe, "--consul-template-fe-path")?,
+            be: read(be, "--consul-template-be-path")?,
+        }),
+        (None, None, None) => None,
+        (Some(_), _, _) => {
+            return Err(FlowError::Invalid(
+                "--consul-template-path and the --consul-template-fe-path/--consul-template-be-path pair exclude each other".into(),
+            ))
+        }
+        _ => {
+            return Err(FlowError::Invalid(
+                "--consul-template-fe-path and --consul-template-be-path go together: give both".into(),
+            ))
+        }
+    })
+}

@@ -1,0 +1,107 @@
+//! `rollback`: the previous colour starts again (it was stopped, not removed), becomes healthy,
+//! the proxy switches back to it, and the current colour is drained and stopped.
+
+use crate::release::Release;
+
+use super::context::FlowContext;
+use super::deploy::{register_and_wait, routes_of};
+use super::error::FlowError;
+use super::report::now;
+use super::{model, observe};
+
+const FLOW: &str = "rollback";
+
+pub async fn run(cx: &FlowContext) -> Result<(), FlowError> {
+    let lock = cx
+        .consul
+        .lock(&cx.service, &cx.holder(FLOW), cx.lock_timeout())
+        .await?;
+    let result = rollback(cx).await;
+    lock.release().await?;
+    result
+}
+
+async fn rollback(cx: &FlowContext) -> Result<(), FlowError> {
+    let (state, version) = cx.consul.read_state(&cx.service).await?;
+    let Some(live) = state.live else {
+        return Err(FlowError::Invalid(format!(
+            "nothing is live for {}: there is nothing to roll back",
+            cx.service
+        )));
+    };
+    let previous = live.other();
+    let observed = observe::observe(&cx.docker, &cx.service).await?;
+    let containers: Vec<_> = observed.of(previous).to_vec();
+    if containers.is_empty() {
+        return Err(FlowError::Invalid(format!(
+            "no previous release of {} to roll back to: {previous} has no containers (the first release has nothing before it)",
+            cx.service
+        )));
+    }
+    if cx.settings.dry_run {
+        cx.report.done(FLOW, &cx.service, &format!("dry run: would start {previous}, switch users to it and stop {live}; nothing changed"));
+        return Ok(());
+    }
+    cx.report
+        .step(FLOW, &cx.service, &format!("starting {previous} again"));
+    for c in containers.iter().filter(|c| !c.running) {
+        cx.docker.start_container(&c.id, None).await.map_err(|e| {
+            FlowError::Failed(format!("start {}: {e}; {live} is still live", c.name))
+        })?;
+    }
+    let routes = routes_of(cx, &state)?;
+    let started: Vec<_> = observe::observe(&cx.docker, &cx.service)
+        .await?
+        .of(previous)
+        .to_vec();
+    if let Err(e) = register_and_wait(cx, previous, &started, &routes).await {
+        for c in &started {
+            cx.consul.deregister(&c.name).await.ok();
+            cx.docker.stop_container(&c.id, None).await.ok();
+        }
+        return Err(FlowError::Failed(format!(
+            "rollback {}: {e}; {previous} was stopped again, {live} is still live",
+            cx.service
+        )));
+    }
+    let mut new_state = state.clone();
+    new_state.live = Some(previous);
+    new_state.candidate = None;
+    new_state.scale = Some(started.len() as u32);
+    let desired = model::build(cx, &new_state).await?;
+    let proxy = cx.proxy()?;
+    proxy.ensure(&desired).await?;
+    proxy.apply(&desired).await?;
+    new_state.history.push(Release {
+        color: previous,
+        image: started.first().map(|c| c.image.clone()).unwrap_or_default(),
+        image_id: String::new(),
+        scale: started.len() as u32,
+        event: "rolled-back".into(),
+        at: now(),
+    });
+    cx.consul
+        .write_state(&cx.service, &new_state, &version)
+        .await?;
+    // Users are on the previous release now; the rolled-back one drains and stops.
+    let current: Vec<_> = observed.running(live).into_iter().cloned().collect();
+    let names: Vec<String> = current.iter().map(|c| c.name.clone()).collect();
+    proxy
+        .drain(&cx.service, live, &names, cx.settings.drain_timeout)
+        .await?;
+    for c in &current {
+        cx.consul.deregister(&c.name).await?;
+        cx.docker.stop_container(&c.id, None).await.map_err(|e| {
+            FlowError::Failed(format!(
+                "stop {}: {e} (users are already on {previous})",
+                c.name
+            ))
+        })?;
+    }
+    cx.report.done(
+        FLOW,
+        &cx.service,
+        &format!("rolled back: users reach {previous}; {live} stopped"),
+    );
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! `scale`: the live colour to N instances, or by +N / -N relative to what runs (floor 1).
+//! New instances are registered and healthy before the proxy learns of them; removed ones are
+//! drained first.
+
+use super::context::FlowContext;
+use super::deploy::{register_and_wait, routes_of, start_color};
+use super::error::FlowError;
+use super::{model, observe};
+
+const FLOW: &str = "scale";
+
+pub async fn run(cx: &FlowContext) -> Result<(), FlowError> {
+    let lock = cx
+        .consul
+        .lock(&cx.service, &cx.holder(FLOW), cx.lock_timeout())
+        .await?;
+    let result = scale(cx).await;
+    lock.release().await?;
+    result
+}
+
+async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
+    let spec = cx.settings.scale.as_ref().ok_or_else(|| {
+        FlowError::Invalid("scale needs an amount: `docker flow scale N|+N|-N` (or --scale, FLOW_SCALE, `scale:` in docker-flow.yml)".into())
+    })?;
+    let (state, version) = cx.consul.read_state(&cx.service).await?;
+    let Some(color) = state.live.or(state.candidate) else {
+        return Err(FlowError::Invalid(format!(
+            "nothing is deployed for {}: run `docker flow deploy` first",
+            cx.service
+        )));
+    };
+    let observed = observe::observe(&cx.docker, &cx.service).await?;
+    let before: Vec<observe::Container> = observed.running(color).into_iter().cloned().collect();
+    let current = before.len() as u32;
+    let wanted = spec
+        .apply(current)
+        .map_err(|e| FlowError::Invalid(format!("scale: {e}")))?;
+    if wanted == current {
+        cx.report.done(
+            FLOW,
+            &cx.service,
+            &format!("{color} already runs {current} instance(s)"),
+        );
+        return Ok(());
+    }
+    if cx.settings.dry_run {
+        cx.report.done(
+            FLOW,
+            &cx.service,
+            &format!("dry run: would scale {color} from {current} to {wanted}; nothing changed"),
+        );
+        return Ok(());
+    }
+    let routes = routes_of(cx, &state)?;
+    let is_live = state.live == Some(color);
+    if wanted > current {
+        cx.report.step(
+            FLOW,
+            &cx.service,
+            &format!("scaling {color} from {current} to {wanted}"),
+        );
+        let after = start_color(cx, color, wanted).await?;
+        let added: Vec<_> = after
+            .into_iter()
+            .filter(|c| !before.iter().any(|b| b.id == c.id))
+            .collect();
+        if let Err(e) = register_and_wait(cx, color, &added, &routes).await {
+            // The new instances go again; the proxy never knew them.
+            super::deploy::remove_color(cx, color, &added).await.ok();
+            return Err(FlowError::Failed(format!(
+                "scale {}: {e}; the new instances were removed, {current} still run",
+                cx.service
+            )));
+        }
+    } else {
+        let surplus: Vec<_> = before
+            .iter()
+            .filter(|c| c.number > wanted)
+            .cloned()
+            .collect();
+        if is_live && proxy_running(cx).await {
+            let names: Vec<String> = surplus.iter().map(|c| c.name.clone()).collect();
+            cx.report
+                .step(FLOW, &cx.service, &format!("draining {}", names.join(", ")));
+            cx.proxy()?
+                .drain(&cx.service, color, &names, cx.settings.drain_timeout)
+                .await?;
+        }
+        for c in &surplus {
+            cx.consul.deregister(&c.name).await?;
+        }
+        cx.report.step(
+            FLOW,
+            &cx.service,
+            &format!("scaling {color} from {current} to {wanted}"),
+        );
+        start_color(cx, color, wanted).await?;
+    }
+    let mut new_state = state.clone();
+    if is_live || state.live.is_none() {
+        new_state.scale = Some(wanted);
+    }
+    if is_live && proxy_running(cx).await {
+        let desired = model::build(cx, &new_state).await?;
+        cx.proxy()?.apply(&desired).await?;
+    }
+    cx.consul
+        .write_state(&cx.service, &new_state, &version)
+        .await?;
+    cx.report.done(
+        FLOW,
+        &cx.service,
+        &format!("{color} runs {wanted} instance(s)"),
+    );
+    Ok(())
+}
+
+/// Whether the proxy container runs (scale and stop-old only drain through a running proxy).
+pub async fn proxy_running(cx: &FlowContext) -> bool {
+    cx.proxy_docker
+        .inspect_container(&cx.settings.proxy.name, None)
+        .await
+        .ok()
+        .and_then(|c| c.state?.running)
+        .unwrap_or(false)
+}

@@ -1,0 +1,116 @@
+//! `proxy`: routes users to the candidate colour once it is deployed and healthy (the switch:
+//! the candidate becomes live), otherwise re-applies the live one. The proxy changes first and
+//! Consul second, so a run killed in between is completed by the next one.
+
+use crate::release::Release;
+
+use super::context::FlowContext;
+use super::error::FlowError;
+use super::model;
+use super::observe;
+use super::report::now;
+
+const FLOW: &str = "proxy";
+
+pub async fn run(cx: &FlowContext) -> Result<(), FlowError> {
+    let lock = cx
+        .consul
+        .lock(&cx.service, &cx.holder(FLOW), cx.lock_timeout())
+        .await?;
+    let result = switch(cx).await;
+    lock.release().await?;
+    result
+}
+
+async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
+    let (state, version) = cx.consul.read_state(&cx.service).await?;
+    let observed = observe::observe(&cx.docker, &cx.service).await?;
+    let to = match (state.candidate, state.live) {
+        (Some(candidate), _) => {
+            let running = observed.running(candidate).len();
+            let passing = cx
+                .consul
+                .instances(&format!("{}-{candidate}", cx.service), true)
+                .await?
+                .len();
+            if running == 0 || passing < running {
+                return Err(FlowError::Failed(format!(
+                    "the candidate {candidate} is not healthy ({passing} of {running} instance(s) pass their check): users stay on {}",
+                    state.live.map_or("nothing".to_string(), |l| l.to_string())
+                )));
+            }
+            candidate
+        }
+        (None, Some(live)) => live,
+        (None, None) => {
+            return Err(FlowError::Invalid(format!(
+                "nothing is deployed for {}: run `docker flow deploy` first",
+                cx.service
+            )))
+        }
+    };
+    let mut new_state = state.clone();
+    new_state.live = Some(to);
+    new_state.candidate = None;
+    new_state.scale = Some(observed.running(to).len().max(1) as u32);
+    if let Some(t) = model::template_from_settings(cx)? {
+        new_state.template = Some(t);
+    }
+    let p = &cx.settings.proxy;
+    if let Some(routes) = new_state.routes.as_mut() {
+        if !p.service_paths.is_empty() {
+            routes.paths = p.service_paths.clone();
+        }
+        if !p.service_domains.is_empty() {
+            routes.domains = p.service_domains.clone();
+        }
+        if let Some(port) = p.port {
+            routes.port = port;
+        }
+        routes.proxy = Some(p.name.clone());
+    }
+    if cx.settings.dry_run {
+        cx.report.done(
+            FLOW,
+            &cx.service,
+            &format!("dry run: would route users to {to}; nothing changed"),
+        );
+        return Ok(());
+    }
+    let desired = model::build(cx, &new_state).await?;
+    let proxy = cx.proxy()?;
+    cx.report
+        .step(FLOW, &cx.service, "proxy: ensuring docker-flow-proxy runs");
+    proxy.ensure(&desired).await?;
+    let report = proxy.apply(&desired).await?;
+    if state.live != Some(to) {
+        new_state.history.push(Release {
+            color: to,
+            image: observed
+                .running(to)
+                .first()
+                .map(|c| c.image.clone())
+                .unwrap_or_default(),
+            image_id: String::new(),
+            scale: new_state.scale.unwrap_or(1),
+            event: "switched".into(),
+            at: now(),
+        });
+    }
+    cx.consul
+        .write_state(&cx.service, &new_state, &version)
+        .await?;
+    let how = if report.reloaded {
+        "with a seamless reload"
+    } else {
+        "through the Runtime API, no reload"
+    };
+    let what = if state.live == Some(to) {
+        format!("{to} re-applied")
+    } else {
+        format!("users now reach {to}")
+    };
+    cx.report
+        .done(FLOW, &cx.service, &format!("{what} ({how})"));
+    Ok(())
+}
