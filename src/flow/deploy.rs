@@ -359,7 +359,7 @@ pub async fn register_and_wait(
             .await?;
     }
     let deadline = health_deadline(cx);
-    cx.report.step(
+    let waiting = cx.report.wait(
         FLOW,
         &cx.service,
         &format!(
@@ -402,6 +402,15 @@ pub async fn register_and_wait(
         let consul_ok = containers
             .iter()
             .all(|c| passing.iter().any(|p| p.id == c.name));
+        let healthy = now
+            .iter()
+            .filter(|c| c.health.as_deref().is_none_or(|h| h == "healthy"))
+            .filter(|c| passing.iter().any(|p| p.id == c.name))
+            .count();
+        waiting.update(&format!(
+            "{healthy} of {} instance(s) of {color} healthy",
+            containers.len()
+        ));
         if docker_ok && consul_ok {
             return Ok(());
         }

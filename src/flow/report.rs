@@ -1,6 +1,11 @@
-//! Progress of a flow: one plain line per step on stderr (like `docker compose up` without a
-//! terminal), or JSON events on stdout with `--format json`, so CI logs and scripts both read it.
+//! Progress of a flow: one line per step (and per container) on stderr, a spinner while waiting
+//! when stderr is a terminal (like `docker compose up`), plain lines otherwise, or JSON events on
+//! stdout with `--format json`, so people, CI logs and scripts all read it.
 
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::cli::Format;
@@ -39,6 +44,54 @@ impl Reporter {
 
     pub fn format(&self) -> Format {
         self.format
+    }
+
+    /// A wait in progress: a spinner with the elapsed time on a terminal, one line otherwise.
+    pub fn wait(&self, flow: &str, service: &str, message: &str) -> Waiting {
+        if self.format == Format::Text && std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new_spinner();
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} [{prefix}] {msg} ({elapsed})")
+            {
+                bar.set_style(style);
+            }
+            bar.set_prefix(flow.to_string());
+            bar.set_message(format!("{service}: {message}"));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            Waiting {
+                bar: Some(bar),
+                service: service.to_string(),
+            }
+        } else {
+            self.step(flow, service, message);
+            Waiting {
+                bar: None,
+                service: service.to_string(),
+            }
+        }
+    }
+}
+
+/// The spinner of a wait; it disappears when dropped, leaving the flow's next line.
+pub struct Waiting {
+    bar: Option<ProgressBar>,
+    service: String,
+}
+
+impl Waiting {
+    /// Updates the spinner's text (e.g. how many instances are healthy so far).
+    pub fn update(&self, message: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{}: {message}", self.service));
+        }
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
     }
 }
 
