@@ -115,7 +115,7 @@ fetch_deb() { # suite package
 # --- Docker Engine -----------------------------------------------------------------------------
 
 engine_up() {
-  apt_install docker.io iptables iproute2 ca-certificates curl openssl busybox-static haproxy
+  apt_install docker.io iptables iproute2 ca-certificates curl openssl busybox-static haproxy procps util-linux
   if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
     log "engine: answering on unix:///var/run/docker.sock"
   else

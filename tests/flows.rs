@@ -579,3 +579,62 @@ fn dry_run_changes_nothing() {
     assert!(tour.containers().is_empty(), "{:?}", tour.containers());
     assert_eq!(tour.kv("color"), None);
 }
+
+#[test]
+fn a_deploy_killed_mid_health_wait_is_completed_by_the_next_run() {
+    let tour = Tour::new(true);
+    tour.ok(&[("RELEASE", "v1")], &["deploy", "--flow=proxy"]);
+    // The new release starts slowly, so the deploy is surely waiting when it is killed.
+    let mut child = {
+        let mut cmd = Command::new("docker");
+        cmd.args(["flow", "deploy"]).current_dir(tour.dir.path());
+        for (k, v) in tour_env(&tour) {
+            cmd.env(k, v);
+        }
+        cmd.env("RELEASE", "v2")
+            .env("START_DELAY_MS", "5000")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let start = Instant::now();
+    while !seen.contains("waiting until") && start.elapsed() < Duration::from_secs(60) {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut err, &mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    assert!(
+        seen.contains("waiting until"),
+        "the deploy never reached its health wait: {seen}"
+    );
+    // SIGKILL the plugin itself (the docker CLI's child), as a dying CI runner would.
+    let plugin = Command::new("pgrep")
+        .args(["-P", &child.id().to_string()])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&plugin.stdout).trim().to_string();
+    assert!(
+        !pid.is_empty(),
+        "no plugin process under docker (pid {})",
+        child.id()
+    );
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let _ = child.wait();
+    // Users never noticed; the half-done green is there, not recorded as a candidate.
+    assert_eq!(tour.release().as_deref(), Some("v1"));
+    assert_eq!(tour.kv("candidate"), None);
+    // The next plain run converges (it waits for the dead run's lock to expire).
+    tour.ok(&[("RELEASE", "v2")], &["deploy", "--lock-timeout=60s"]);
+    assert_eq!(tour.kv("candidate").as_deref(), Some("green"));
+    assert_eq!(tour.running("app-green-"), 1, "{:?}", tour.containers());
+    tour.ok(&[], &["proxy", "--flow=stop-old"]);
+    assert_eq!(tour.release().as_deref(), Some("v2"));
+}
