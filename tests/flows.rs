@@ -638,3 +638,26 @@ fn a_deploy_killed_mid_health_wait_is_completed_by_the_next_run() {
     tour.ok(&[], &["proxy", "--flow=stop-old"]);
     assert_eq!(tour.release().as_deref(), Some("v2"));
 }
+
+#[test]
+fn proxy_reconcile_repairs_drift_made_by_hand() {
+    let tour = Tour::new(true);
+    tour.ok(&[], &["deploy", "--flow=proxy"]);
+    assert_eq!(tour.release().as_deref(), Some("v1"));
+    // Someone puts the live server in maintenance through the Runtime API.
+    let cmd = format!(
+        "echo 'set server be_{}/blue-1 state maint' | nc 127.0.0.1 9999",
+        tour.service()
+    );
+    docker_ok(&["exec", &tour.proxy, "sh", "-c", &cmd]);
+    wait_until("users to see the drift", Duration::from_secs(10), || {
+        tour.get("/demo/hello", &[])
+            .filter(|(s, _, _)| *s == 503)
+            .map(|_| ())
+    });
+    let text = tour.ok(&[], &["proxy", "reconcile"]);
+    assert!(text.contains("repaired"), "{text}");
+    assert_eq!(tour.release().as_deref(), Some("v1"));
+    let again = tour.ok(&[], &["proxy", "reconcile"]);
+    assert!(again.contains("nothing to repair"), "{again}");
+}

@@ -74,9 +74,16 @@ pub enum Command {
         #[command(flatten)]
         flow: FlowArgs,
     },
-    /// Switch the proxy to the healthy new release (or re-apply the live one)
+    /// Switch the proxy to the healthy new release (or re-apply the live one); `proxy reconcile`
+    /// compares the running proxy with Consul and repairs drift
     #[command(args_override_self = true, after_long_help = flow_args::SETTINGS_HELP)]
-    Proxy(FlowArgs),
+    Proxy {
+        /// `reconcile`: repair drift between the proxy and Consul instead of switching
+        #[arg(value_name = "reconcile", value_parser = ["reconcile"])]
+        action: Option<String>,
+        #[command(flatten)]
+        flow: FlowArgs,
+    },
     /// Stop (not remove) the release that is not live
     #[command(args_override_self = true, after_long_help = flow_args::SETTINGS_HELP)]
     StopOld(FlowArgs),

@@ -221,6 +221,8 @@ pub struct Settings {
     pub lock_timeout: Duration,
     pub drain_timeout: Duration,
     pub dry_run: bool,
+    /// `docker flow proxy reconcile`: repair drift instead of switching.
+    pub reconcile: bool,
     pub format: Format,
     /// The settings file that was read, as named (`None`: there was none).
     pub config_file: Option<PathBuf>,
@@ -239,7 +241,15 @@ pub fn settings_for(
         Command::Config(_) => ConfigError::NotAFlow("config"),
         _ => ConfigError::NotAFlow("version"),
     })?;
-    load(&args, env, cwd)
+    let mut settings = load(&args, env, cwd)?;
+    settings.reconcile = matches!(
+        command,
+        Command::Proxy {
+            action: Some(_),
+            ..
+        }
+    );
+    Ok(settings)
 }
 
 /// The flow options of a command, with its own flow and its positional scale filled in.
@@ -247,7 +257,7 @@ pub fn flow_args(command: &Command) -> Option<FlowArgs> {
     let (name, args, scale) = match command {
         Command::Deploy(a) => (Some(FlowName::Deploy), a, None),
         Command::Scale { amount, flow } => (Some(FlowName::Scale), flow, amount.clone()),
-        Command::Proxy(a) => (Some(FlowName::Proxy), a, None),
+        Command::Proxy { flow, .. } => (Some(FlowName::Proxy), flow, None),
         Command::StopOld(a) => (Some(FlowName::StopOld), a, None),
         Command::Rollback(a) => (Some(FlowName::Rollback), a, None),
         Command::Status(a) => (Some(FlowName::Status), a, None),

@@ -206,6 +206,7 @@ pub fn resolve(
         lock_timeout,
         drain_timeout,
         dry_run: flag_bool(&l, DRY_RUN, &cli.dry_run, false)?,
+        reconcile: false,
         format,
         config_file: file.map(|f| PathBuf::from(&f.name)),
     })

@@ -23,6 +23,9 @@ pub async fn run(cx: &FlowContext) -> Result<(), FlowError> {
 }
 
 async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
+    if cx.settings.reconcile {
+        return reconcile(cx).await;
+    }
     let (state, version) = cx.consul.read_state(&cx.service).await?;
     let observed = observe::observe(&cx.docker, &cx.service).await?;
     let to = match (state.candidate, state.live) {
@@ -112,5 +115,38 @@ async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
     };
     cx.report
         .done(FLOW, &cx.service, &format!("{what} ({how})"));
+    Ok(())
+}
+
+/// `proxy reconcile`: the running proxy against what Consul says, drift repaired (a server put in
+/// maintenance by hand, a missing route after someone edited the config).
+async fn reconcile(cx: &FlowContext) -> Result<(), FlowError> {
+    let (state, _) = cx.consul.read_state(&cx.service).await?;
+    if state.live.is_none() {
+        return Err(FlowError::Invalid(format!(
+            "nothing is live for {}: there is no route to reconcile",
+            cx.service
+        )));
+    }
+    let desired = model::build(cx, &state).await?;
+    let proxy = cx.proxy()?;
+    proxy.ensure(&desired).await?;
+    let fixed = proxy.reconcile(&desired).await?;
+    if fixed.is_empty() {
+        cx.report.done(
+            FLOW,
+            &cx.service,
+            "the proxy matches Consul; nothing to repair",
+        );
+    } else {
+        for f in &fixed {
+            cx.report.step(FLOW, &cx.service, &format!("repaired: {f}"));
+        }
+        cx.report.done(
+            FLOW,
+            &cx.service,
+            &format!("{} drift(s) repaired", fixed.len()),
+        );
+    }
     Ok(())
 }
