@@ -661,3 +661,18 @@ fn proxy_reconcile_repairs_drift_made_by_hand() {
     let again = tour.ok(&[], &["proxy", "reconcile"]);
     assert!(again.contains("nothing to repair"), "{again}");
 }
+
+#[test]
+fn without_blue_green_a_deploy_replaces_the_live_release_in_place() {
+    let tour = Tour::new(true);
+    tour.ok(
+        &[("RELEASE", "v1")],
+        &["deploy", "--blue-green=false", "--flow=proxy"],
+    );
+    tour.ok(&[("RELEASE", "v2")], &["deploy", "--blue-green=false"]);
+    assert_eq!(tour.release().as_deref(), Some("v2"));
+    assert_eq!(tour.kv("color").as_deref(), Some("blue"));
+    assert_eq!(tour.kv("candidate"), None);
+    assert_eq!(tour.running("app-blue-"), 1);
+    assert_eq!(tour.running("app-green-") + tour.stopped("app-green-"), 0);
+}

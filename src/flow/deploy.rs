@@ -32,7 +32,11 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
     let (state, version) = cx.consul.read_state(&cx.service).await?;
     let observed = observe::observe(&cx.docker, &cx.service).await?;
     // The first release is blue; a release that was deployed but never made live is replaced.
+    // --blue-green=false replaces the live colour in place (the original tool's behaviour:
+    // users see errors until the new containers are up).
+    let in_place = !cx.settings.blue_green;
     let next = match (state.live, state.candidate) {
+        (Some(live), _) if in_place => live,
         (Some(live), _) => live.other(),
         (None, Some(candidate)) => candidate,
         (None, None) => Color::Blue,
@@ -61,11 +65,12 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         ));
         return Ok(());
     }
-    if !cx.settings.blue_green {
-        return Err(FlowError::Invalid(
-            "--blue-green=false (in-place deploys) is not supported yet: deploys are blue-green"
-                .into(),
-        ));
+    if in_place && state.live.is_some() {
+        cx.report.step(
+            FLOW,
+            &cx.service,
+            &format!("replacing the live {next} in place (--blue-green=false): requests fail until it is healthy"),
+        );
     }
 
     // Side targets: up once, left alone when unchanged.
@@ -133,8 +138,14 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         .map(|c| c.image.clone())
         .unwrap_or_default();
     let mut new_state = state.clone();
-    new_state.candidate = Some(next);
     new_state.routes = Some(routes);
+    if in_place && state.live.is_some() {
+        new_state.live = Some(next);
+        new_state.candidate = None;
+        new_state.scale = Some(scale);
+    } else {
+        new_state.candidate = Some(next);
+    }
     if new_state.live.is_none() {
         new_state.scale = Some(scale);
     }
@@ -154,14 +165,18 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         let desired = super::model::build(cx, &new_state).await?;
         cx.proxy()?.apply(&desired).await?;
     }
-    cx.report.done(
-        FLOW,
-        &cx.service,
-        &format!(
+    let message = if in_place && state.live.is_some() {
+        format!("{next} was replaced in place and is healthy ({scale} instance(s))")
+    } else {
+        format!(
             "{next} is up and healthy ({scale} instance(s)); {} — preview it with the header `X-Flow-Color: {next}`, then run `docker flow proxy` to switch users to {next}",
-            match state.live { Some(l) => format!("users still get {l}"), None => "nothing is live yet".into() }
-        ),
-    );
+            match state.live {
+                Some(l) => format!("users still get {l}"),
+                None => "nothing is live yet".into(),
+            }
+        )
+    };
+    cx.report.done(FLOW, &cx.service, &message);
     Ok(())
 }
 
