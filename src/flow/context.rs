@@ -1,8 +1,6 @@
 //! Everything a flow works with, opened once per invocation: the engine, the loaded compose
 //! project, Consul (checked before any change) and the proxy's engine.
 
-use std::time::Duration;
-
 use bollard::Docker;
 
 use crate::cli::GlobalOptions;
@@ -124,13 +122,21 @@ impl FlowContext {
         }
     }
 
-    /// Who holds a lock, for the other side's error message.
-    pub fn holder(&self, flow: &str) -> String {
-        registry::holder_text(flow)
-    }
-
-    pub fn lock_timeout(&self) -> Duration {
-        self.settings.lock_timeout
+    /// Runs `work` holding the service's Consul lock (a second flow on the same service waits up
+    /// to --lock-timeout, then fails naming the holder).
+    pub async fn locked<F, Fut>(&self, flow: &str, work: F) -> Result<(), FlowError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), FlowError>>,
+    {
+        let holder = registry::holder_text(flow);
+        let lock = self
+            .consul
+            .lock(&self.service, &holder, self.settings.lock_timeout)
+            .await?;
+        let result = work().await;
+        lock.release().await?;
+        result
     }
 }
 

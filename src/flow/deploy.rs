@@ -19,13 +19,7 @@ use super::report::now;
 const FLOW: &str = "deploy";
 
 pub async fn run(cx: &FlowContext) -> Result<(), FlowError> {
-    let lock = cx
-        .consul
-        .lock(&cx.service, &cx.holder(FLOW), cx.lock_timeout())
-        .await?;
-    let result = deploy(cx).await;
-    lock.release().await?;
-    result
+    cx.locked(FLOW, || deploy(cx)).await
 }
 
 async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {

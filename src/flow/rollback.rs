@@ -12,13 +12,7 @@ use super::{model, observe};
 const FLOW: &str = "rollback";
 
 pub async fn run(cx: &FlowContext) -> Result<(), FlowError> {
-    let lock = cx
-        .consul
-        .lock(&cx.service, &cx.holder(FLOW), cx.lock_timeout())
-        .await?;
-    let result = rollback(cx).await;
-    lock.release().await?;
-    result
+    cx.locked(FLOW, || rollback(cx)).await
 }
 
 async fn rollback(cx: &FlowContext) -> Result<(), FlowError> {

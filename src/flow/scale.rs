@@ -10,13 +10,7 @@ use super::{model, observe};
 const FLOW: &str = "scale";
 
 pub async fn run(cx: &FlowContext) -> Result<(), FlowError> {
-    let lock = cx
-        .consul
-        .lock(&cx.service, &cx.holder(FLOW), cx.lock_timeout())
-        .await?;
-    let result = scale(cx).await;
-    lock.release().await?;
-    result
+    cx.locked(FLOW, || scale(cx)).await
 }
 
 async fn scale(cx: &FlowContext) -> Result<(), FlowError> {

@@ -11,13 +11,7 @@ use super::report::now;
 const FLOW: &str = "stop-old";
 
 pub async fn run(cx: &FlowContext) -> Result<(), FlowError> {
-    let lock = cx
-        .consul
-        .lock(&cx.service, &cx.holder(FLOW), cx.lock_timeout())
-        .await?;
-    let result = stop_old(cx).await;
-    lock.release().await?;
-    result
+    cx.locked(FLOW, || stop_old(cx)).await
 }
 
 async fn stop_old(cx: &FlowContext) -> Result<(), FlowError> {

@@ -13,13 +13,7 @@ use super::report::now;
 const FLOW: &str = "proxy";
 
 pub async fn run(cx: &FlowContext) -> Result<(), FlowError> {
-    let lock = cx
-        .consul
-        .lock(&cx.service, &cx.holder(FLOW), cx.lock_timeout())
-        .await?;
-    let result = switch(cx).await;
-    lock.release().await?;
-    result
+    cx.locked(FLOW, || switch(cx)).await
 }
 
 async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
