@@ -135,8 +135,9 @@ impl FlowContext {
             .lock(&self.service, &holder, self.settings.lock_timeout)
             .await?;
         let result = work().await;
-        lock.release().await?;
-        result
+        // The flow's own error matters more than a failed release (the session expires anyway).
+        let released = lock.release().await;
+        result.and(released.map_err(FlowError::from))
     }
 }
 
