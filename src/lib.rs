@@ -15,3 +15,4 @@ pub mod metadata;
 pub mod proxy;
 pub mod registry;
 pub mod release;
+pub mod tls;

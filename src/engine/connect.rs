@@ -15,7 +15,6 @@
 
 use std::error::Error as StdError;
 use std::io;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,8 +23,7 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::context::{Endpoint, Tls};
@@ -256,8 +254,8 @@ fn client_config(tls: &Tls) -> Result<ClientConfig, String> {
         let mut roots = RootCertStore::empty();
         match &tls.ca {
             Some(ca) => {
-                let (added, _) =
-                    roots.add_parsable_certificates(read_certs(ca, "TLS CA certificate")?);
+                let (added, _) = roots
+                    .add_parsable_certificates(crate::tls::read_certs(ca, "TLS CA certificate")?);
                 if added == 0 {
                     return Err(format!(
                         "TLS CA certificate {} holds no usable certificate",
@@ -275,39 +273,12 @@ fn client_config(tls: &Tls) -> Result<ClientConfig, String> {
         }
         builder.with_root_certificates(roots)
     };
-    match (&tls.cert, &tls.key) {
-        (Some(cert), Some(key)) => {
-            let chain = read_certs(cert, "TLS client certificate")?;
-            let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| match e {
-                rustls::pki_types::pem::Error::NoItemsFound => format!(
-                    "TLS client key {} holds no private key (encrypted keys are not supported, as in the Docker CLI)",
-                    key.display()
-                ),
-                e => format!("TLS client key {}: {e}", key.display()),
-            })?;
-            builder.with_client_auth_cert(chain, key_der).map_err(|e| {
-                format!(
-                    "TLS client certificate {} and key {} do not fit: {e}",
-                    cert.display(),
-                    key.display()
-                )
-            })
-        }
-        _ => Ok(builder.with_no_client_auth()),
-    }
-}
-
-fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{what} {}: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!(
-            "{what} {} holds no PEM certificate",
-            path.display()
-        ));
-    }
-    Ok(certs)
+    crate::tls::client_auth(
+        builder,
+        tls.cert.as_deref(),
+        tls.key.as_deref(),
+        "TLS client",
+    )
 }
 
 /// `SkipTLSVerify`: accept whatever certificate the engine shows (like Go's

@@ -3,13 +3,11 @@
 //! mapping of transport errors and HTTP statuses to [`RegistryError`].
 
 use std::error::Error as StdError;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, Response, StatusCode, Url};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
 
 use super::error::RegistryError;
@@ -309,7 +307,8 @@ fn tls_config(cfg: &ConsulConfig, https: bool) -> Result<ClientConfig, String> {
     let mut roots = RootCertStore::empty();
     match &cfg.cacert {
         Some(ca) => {
-            let (added, _) = roots.add_parsable_certificates(read_certs(ca, "CA certificate")?);
+            let (added, _) =
+                roots.add_parsable_certificates(crate::tls::read_certs(ca, "CA certificate")?);
             if added == 0 {
                 return Err(format!(
                     "CA certificate {} holds no usable certificate",
@@ -328,21 +327,7 @@ fn tls_config(cfg: &ConsulConfig, https: bool) -> Result<ClientConfig, String> {
     let builder = builder.with_root_certificates(roots);
     match (&cfg.client_cert, &cfg.client_key) {
         (Some(cert), Some(key)) => {
-            let chain = read_certs(cert, "client certificate")?;
-            let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| match e {
-                rustls::pki_types::pem::Error::NoItemsFound => format!(
-                    "client key {} holds no (unencrypted) PEM private key",
-                    key.display()
-                ),
-                e => format!("client key {}: {e}", key.display()),
-            })?;
-            builder.with_client_auth_cert(chain, key_der).map_err(|e| {
-                format!(
-                    "client certificate {} and key {} do not fit: {e}",
-                    cert.display(),
-                    key.display()
-                )
-            })
+            crate::tls::client_auth(builder, Some(cert), Some(key), "client")
         }
         (Some(cert), None) => Err(format!(
             "client certificate {} is set without a client key: set both (--consul-client-key / CONSUL_CLIENT_KEY)",
@@ -354,19 +339,6 @@ fn tls_config(cfg: &ConsulConfig, https: bool) -> Result<ClientConfig, String> {
         )),
         (None, None) => Ok(builder.with_no_client_auth()),
     }
-}
-
-fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{what} {}: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!(
-            "{what} {} holds no PEM certificate",
-            path.display()
-        ));
-    }
-    Ok(certs)
 }
 
 fn has_timeout_source(e: &(dyn StdError + 'static)) -> bool {
