@@ -676,3 +676,22 @@ fn without_blue_green_a_deploy_replaces_the_live_release_in_place() {
     assert_eq!(tour.running("app-blue-"), 1);
     assert_eq!(tour.running("app-green-") + tour.stopped("app-green-"), 0);
 }
+
+#[test]
+fn an_image_that_cannot_be_pulled_changes_nothing() {
+    let tour = Tour::new(true);
+    // dockerflow/demo exists only on this engine: no registry has it.
+    let out = tour.flow(&[("FLOW_SKIP_PULL_TARGET", "false")], &["deploy"]);
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("could not pull image") && text.contains("nothing was changed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--skip-pull-target"),
+        "the error says what to do: {text}"
+    );
+    assert!(tour.containers().is_empty(), "{:?}", tour.containers());
+    assert_eq!(tour.kv("candidate"), None);
+}

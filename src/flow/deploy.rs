@@ -67,6 +67,23 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         );
     }
 
+    // The target's image first: a release that cannot be pulled changes nothing at all.
+    if !cx.settings.skip_pull_target {
+        let (project, name) = color_project(cx, next, true);
+        let report = cx.report;
+        let service = cx.service.clone();
+        let on_event = move |m: &str| report.step(FLOW, &service, m);
+        engine::ensure_image(&cx.docker, &project, &project.services[&name], &on_event)
+            .await
+            .map_err(|e| {
+                FlowError::Failed(format!(
+                    "deploy {}: {e}; nothing was changed (--skip-pull-target deploys the local image)",
+                    cx.service
+                ))
+            })?;
+    }
+    cx.checkpoint(|| "the image was pulled; nothing else changed".into())?;
+
     // Side targets: up once, left alone when unchanged.
     for side in &cx.settings.side_targets {
         cx.report
@@ -97,7 +114,7 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         &cx.service,
         &format!("starting {scale} instance(s) of {next}"),
     );
-    let started = start_color(cx, next, scale).await;
+    let started = start_color(cx, next, scale, false).await;
     let outcome = match started {
         Ok(containers) => register_and_wait(cx, next, &containers, &routes)
             .await
@@ -216,15 +233,18 @@ pub fn target_networks(project: &Project, target: &str) -> Vec<String> {
 
 /// The project with the target renamed `<target>-<colour>`, so that its containers are
 /// `<project>-<target>-<colour>-<n>` and `docker compose ps` lists them under that service.
-pub fn color_project(cx: &FlowContext, color: Color) -> (Project, String) {
+/// `pull`: a deploy pulls the target's image (unless --skip-pull-target); scaling never does,
+/// so that every instance of a colour runs the same image.
+pub fn color_project(cx: &FlowContext, color: Color, pull: bool) -> (Project, String) {
     let mut project = cx.project.clone();
     let name = format!("{}-{color}", cx.target);
     let mut service = project.services[&cx.target].clone();
     service.name = name.clone();
     service.spec.container_name = None;
-    if cx.settings.skip_pull_target {
+    if service.spec.build_.is_none() {
+        let policy = if pull { "always" } else { "missing" };
         service.spec.pull_policy =
-            serde_yaml::from_value(serde_yaml::Value::String("missing".into())).ok();
+            serde_yaml::from_value(serde_yaml::Value::String(policy.into())).ok();
     }
     project.services.insert(name.clone(), service);
     (project, name)
@@ -247,8 +267,9 @@ pub async fn start_color(
     cx: &FlowContext,
     color: Color,
     scale: u32,
+    pull: bool,
 ) -> Result<Vec<Container>, FlowError> {
-    let (project, name) = color_project(cx, color);
+    let (project, name) = color_project(cx, color, pull);
     let opts = UpOptions {
         scale: Some(scale),
         extra_labels: flow_labels(cx, color),
