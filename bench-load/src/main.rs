@@ -4,7 +4,7 @@
 //! ```text
 //! bench-load load  --port P [--path /demo/hello] [--threads N] [--rate R] [--max-requests M]
 //!                  [--max-seconds S] [--stop-file F]
-//! bench-load watch --port P --release REL [--path /demo/hello] [--max-seconds S]
+//! bench-load watch --port P --release REL [--path /demo/hello] [--max-seconds S] [--pause-ms MS]
 //! ```
 //!
 //! `load` runs two client kinds at once, N threads each: `close` opens a new connection per
@@ -14,16 +14,17 @@
 //! complete 200 is a failure. On exit it prints one line per kind on stdout:
 //!
 //! ```text
-//! close ok=12000 failed=0 stale=0 connect=0 io=0 timeout=0 status=0
+//! close ok=12000 failed=0 conns=12000 stale=0 connect=0 io=0 timeout=0 status=0
 //! ```
 //!
-//! and one line per failure (the first 200) on stderr, with the time and the reason. `stale` is a
-//! keep-alive request that got no byte back on a reused connection (the server closed it while
-//! the request was on its way: clients such as browsers retry those, we count them as failed).
+//! (`conns`: connections opened) and one line per failure (the first 20,000) on stderr, with
+//! the time and the reason. `stale` is a keep-alive request that got no byte back on a reused
+//! connection (the server closed it while the request was on its way: clients such as browsers
+//! retry those, we count them as failed).
 //!
-//! `watch` polls (new connection per request, no pause) until a 200 carries `X-Release: REL`,
-//! then prints the unix time of that answer in microseconds and the number of polls; exit 1 if
-//! it did not come within S seconds.
+//! `watch` polls (new connection per request, MS milliseconds apart, default 0) until a 200
+//! carries `X-Release: REL`, then prints the unix time of that answer in microseconds and the
+//! number of polls; exit 1 if it did not come within S seconds.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
@@ -35,7 +36,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
-const MAX_LOGGED: usize = 200;
+const MAX_LOGGED: usize = 20_000;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -62,6 +63,7 @@ struct Opts {
     max_seconds: f64,
     stop_file: Option<String>,
     release: Option<String>,
+    pause: Duration,
 }
 
 impl Opts {
@@ -75,6 +77,7 @@ impl Opts {
             max_seconds: 600.0,
             stop_file: None,
             release: None,
+            pause: Duration::ZERO,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -96,6 +99,7 @@ impl Opts {
                 "--max-seconds" => o.max_seconds = num(value()?)?,
                 "--stop-file" => o.stop_file = Some(value()?),
                 "--release" => o.release = Some(value()?),
+                "--pause-ms" => o.pause = Duration::from_secs_f64(num(value()?)?.max(0.0) / 1e3),
                 _ => return Err(format!("unknown option {flag}")),
             }
         }
@@ -153,6 +157,7 @@ impl Failure {
 #[derive(Default, Clone)]
 struct Counts {
     ok: u64,
+    conns: u64,
     stale: u64,
     connect: u64,
     io: u64,
@@ -163,6 +168,7 @@ struct Counts {
 impl Counts {
     fn add(&mut self, other: &Counts) {
         self.ok += other.ok;
+        self.conns += other.conns;
         self.stale += other.stale;
         self.connect += other.connect;
         self.io += other.io;
@@ -339,7 +345,10 @@ fn client(kind: &'static str, opts: &Opts, stop: &AtomicBool, log: &Log) -> Coun
         let (mut stream, uses) = match conn.take() {
             Some(c) => c,
             None => match connect(&addr) {
-                Ok(s) => (s, 0),
+                Ok(s) => {
+                    counts.conns += 1;
+                    (s, 0)
+                }
                 Err(e) => {
                     counts.record(Failure::Connect);
                     log.failure(kind, Failure::Connect, &e.to_string());
@@ -415,9 +424,10 @@ fn load(opts: Opts) -> Result<u8, String> {
     done.store(true, Ordering::Relaxed);
     for (kind, c) in &totals {
         println!(
-            "{kind} ok={} failed={} stale={} connect={} io={} timeout={} status={}",
+            "{kind} ok={} failed={} conns={} stale={} connect={} io={} timeout={} status={}",
             c.ok,
             c.failed(),
+            c.conns,
             c.stale,
             c.connect,
             c.io,
@@ -441,6 +451,9 @@ fn watch(opts: Opts) -> Result<u8, String> {
     let mut polls = 0u64;
     while start.elapsed() < deadline && polls < opts.max_requests {
         polls += 1;
+        if polls > 1 {
+            thread::sleep(opts.pause);
+        }
         let Ok(mut stream) = connect(&addr) else {
             thread::sleep(Duration::from_millis(1));
             continue;
