@@ -11,6 +11,8 @@
 # need the test bed (scripts/testbed.sh up). Their knobs, from the environment:
 #   BENCH_CYCLES=10        deploy+proxy+stop-old cycles of `switch` (and compose recreations)
 #   SCALE_CYCLES=3         scale +2 / scale -2 cycles of `switch`, each followed by `proxy`
+#   RELOAD_CYCLES=1        scale +4 / scale -4 cycles of `switch` (past HAProxy's pre-allocated
+#                          server slots, so a reload), measured apart; 0 skips them
 #   BENCH_DEPLOY_RUNS=3    runs of each side of `deploy`
 #   BENCH_THREADS=2        load threads per client kind (new connection, keep-alive)
 #   BENCH_RATE=100         requests/s per load thread
@@ -161,15 +163,15 @@ bed_setup() {
   cargo build --release -q --bin docker-flow
   cargo build --release -q -p bench-load
   LOAD=$PWD/target/release/bench-load
-  BENCH_TMP=$(mktemp -d /tmp/dfbench.XXXXXX)
-  BENCH_CFG=$BENCH_TMP/docker-config
-  mkdir -p "$BENCH_CFG/cli-plugins"
-  ln -s "$PWD/target/release/docker-flow" "$BENCH_CFG/cli-plugins/docker-flow"
   # A trap runs inside whatever redirection was active when the signal came (a phase's log):
   # fd 9 keeps the script's own stderr for the message.
   exec 9>&2
   trap bench_cleanup EXIT
   trap 'echo "bench: interrupted, removing what it created" >&9; exit 130' INT TERM
+  BENCH_TMP=$(mktemp -d /tmp/dfbench.XXXXXX)
+  BENCH_CFG=$BENCH_TMP/docker-config
+  mkdir -p "$BENCH_CFG/cli-plugins"
+  ln -s "$PWD/target/release/docker-flow" "$BENCH_CFG/cli-plugins/docker-flow"
 }
 
 bench_cleanup() {

@@ -76,8 +76,11 @@ async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
     }
     let desired = model::build(cx, &new_state).await?;
     let proxy = cx.proxy()?;
-    cx.report
-        .step(FLOW, &cx.service, "proxy: ensuring docker-flow-proxy runs");
+    cx.report.step(
+        FLOW,
+        &cx.service,
+        &format!("ensuring the proxy {} runs", cx.settings.proxy.name),
+    );
     proxy.ensure(&desired).await?;
     let report = proxy.apply(&desired).await?;
     if state.live != Some(to) {
