@@ -473,8 +473,8 @@ mod tests {
                 proxy: None,
             },
             servers: BTreeMap::from([
-                (Color::Blue, vec![server("app-web-blue-1", "10.0.0.2")]),
-                (Color::Green, vec![server("app-web-green-1", "10.0.0.3")]),
+                (Color::Blue, vec![server("app-web-blue-1", "192.0.2.2")]),
+                (Color::Green, vec![server("app-web-green-1", "192.0.2.3")]),
             ]),
             template: None,
         }
@@ -504,9 +504,9 @@ mod tests {
             "    acl app-web_host req.hdr(host),field(1,:) -m end -i .example.org\n",
             "    use_backend be_app-web_green if { req.hdr(X-Flow-Color) -i green } app-web_path app-web_host\n",
             "    use_backend be_app-web if app-web_path app-web_host\n",
-            "backend be_app-web\n    balance roundrobin\n    server blue-1 10.0.0.2:8080 # slot app-web-blue-1\n    server blue-2 127.0.0.1:1 disabled # slot -\n",
-            "    server green-1 10.0.0.3:8080 disabled # slot app-web-green-1\n",
-            "backend be_app-web_green\n    balance roundrobin\n    server green-1 10.0.0.3:8080 # slot app-web-green-1\n",
+            "backend be_app-web\n    balance roundrobin\n    server blue-1 192.0.2.2:8080 # slot app-web-blue-1\n    server blue-2 127.0.0.1:1 disabled # slot -\n",
+            "    server green-1 192.0.2.3:8080 disabled # slot app-web-green-1\n",
+            "backend be_app-web_green\n    balance roundrobin\n    server green-1 192.0.2.3:8080 # slot app-web-green-1\n",
         ] {
             assert!(cfg.contains(want), "missing {want:?} in\n{cfg}");
         }
@@ -544,7 +544,7 @@ mod tests {
             .find(|s| s.backend == "be_a" && s.name == "green-1")
             .unwrap();
         assert!(g1.enabled);
-        assert_eq!(g1.server.as_ref().unwrap().address, "10.0.0.3");
+        assert_eq!(g1.server.as_ref().unwrap().address, "192.0.2.3");
         let b1 = slots
             .iter()
             .find(|s| s.backend == "be_a" && s.name == "blue-1")
@@ -558,9 +558,9 @@ mod tests {
         assert_eq!(slot_count(4), 4);
         assert_eq!(slot_count(5), 8);
         assert_eq!(slot_count(9), 16);
-        let prev = vec![None, Some(server("b", "10.0.0.9")), None, None];
+        let prev = vec![None, Some(server("b", "192.0.2.9")), None, None];
         let got = assign(
-            &[server("a", "10.0.0.1"), server("b", "10.0.0.9")],
+            &[server("a", "192.0.2.1"), server("b", "192.0.2.9")],
             Some(&prev),
         );
         assert_eq!(got[1].as_ref().unwrap().name, "b");
@@ -571,14 +571,14 @@ mod tests {
         let four = render(&model, &opts()).unwrap();
         let blues = model.services[0].servers.get_mut(&Color::Blue).unwrap();
         for i in 2..=4 {
-            blues.push(server(&format!("b{i}"), &format!("10.0.0.{}", 10 + i)));
+            blues.push(server(&format!("b{i}"), &format!("192.0.2.{}", 10 + i)));
         }
         assert_eq!(
             structure(&render(&model, &opts()).unwrap()),
             structure(&four)
         );
         let blues = model.services[0].servers.get_mut(&Color::Blue).unwrap();
-        blues.push(server("b5", "10.0.0.50"));
+        blues.push(server("b5", "192.0.2.50"));
         assert_ne!(
             structure(&render(&model, &opts()).unwrap()),
             structure(&four)

@@ -289,7 +289,7 @@ mod tests {
                         Color::Blue,
                         vec![Server {
                             name: "b1".into(),
-                            address: "10.0.0.2".into(),
+                            address: "192.0.2.2".into(),
                             port: 8080,
                         }],
                     ),
@@ -297,7 +297,7 @@ mod tests {
                         Color::Green,
                         vec![Server {
                             name: "g1".into(),
-                            address: "10.0.0.3".into(),
+                            address: "192.0.2.3".into(),
                             port: 8080,
                         }],
                     ),
@@ -326,10 +326,10 @@ mod tests {
         assert_eq!(cfg.matches("bind *:80").count(), 1);
         assert!(cfg.contains("backend go-demo-app-be\n"));
         assert!(
-            cfg.contains("    server g1_8080 10.0.0.3:8080 check\n"),
+            cfg.contains("    server g1_8080 192.0.2.3:8080 check\n"),
             "live colour: {cfg}"
         );
-        assert!(!cfg.contains("10.0.0.2"), "{cfg}");
+        assert!(!cfg.contains("192.0.2.2"), "{cfg}");
     }
 
     #[test]

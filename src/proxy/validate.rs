@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert!(address("10.0.0.1").is_ok());
+        assert!(address("192.0.2.1").is_ok());
         assert!(address("fd00::1").is_ok());
         for bad in ["evil.example.com", "1.2.3.4:80", "1.2.3.4 backup", ""] {
             assert!(address(bad).is_err(), "{bad:?}");

@@ -239,11 +239,11 @@ mod tests {
     #[test]
     fn checks_carry_the_deregister_timeout() {
         let v = check_json(&Check::Tcp {
-            address: "10.0.0.2:80".into(),
+            address: "192.0.2.2:80".into(),
             interval: Duration::from_secs(2),
             timeout: Duration::from_millis(500),
         });
-        assert_eq!(v["TCP"], "10.0.0.2:80");
+        assert_eq!(v["TCP"], "192.0.2.2:80");
         assert_eq!(v["Interval"], "2000ms");
         assert_eq!(v["Timeout"], "500ms");
         assert_eq!(v["DeregisterCriticalServiceAfter"], "180000ms");

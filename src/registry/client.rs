@@ -455,7 +455,7 @@ mod tests {
             ("http://127.0.0.1:8500/", true),
             ("http://localhost:8500/", true),
             ("http://[::1]:8500/", true),
-            ("http://10.0.0.1:8500/", false),
+            ("http://192.0.2.1:8500/", false),
             ("https://consul.example.com/", false),
         ] {
             assert_eq!(is_loopback(&Url::parse(u).unwrap()), want, "{u}");

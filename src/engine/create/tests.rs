@@ -264,7 +264,7 @@ fn networks_aliases_and_primary() {
             (
                 "back",
                 Some(dct::AdvancedNetworkSettings {
-                    ipv4_address: Some("172.30.0.10".into()),
+                    ipv4_address: Some("192.0.2.10".into()),
                     ipv6_address: None,
                     aliases: vec!["api".into()],
                 }),
@@ -288,7 +288,7 @@ fn networks_aliases_and_primary() {
     );
     assert_eq!(
         back.ipam_config.as_ref().unwrap().ipv4_address.as_deref(),
-        Some("172.30.0.10")
+        Some("192.0.2.10")
     );
     let extra = extra_network_endpoints(&p, &s, &ctx((1, 41))).unwrap();
     assert_eq!(extra.len(), 1);
