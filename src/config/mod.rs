@@ -2,7 +2,7 @@
 //!
 //! # Use
 //!
-//! ```ignore
+//! ```text
 //! let env = |k: &str| std::env::var(k).ok();
 //! let settings = config::settings_for(&command, &env, &std::env::current_dir()?)?;
 //! for flow in &settings.flows { /* run it */ }
