@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::compose::{Project, Service, ServiceExtras};
+use crate::compose::{Project, Service};
 
 /// The Compose release docker flow mirrors; written to `com.docker.compose.version`.
 pub const COMPOSE_VERSION: &str = "2.26.1";
@@ -184,43 +184,13 @@ pub fn config_hash(service: &Service) -> String {
     let doc = serde_json::json!({
         "name": service.name,
         "spec": spec,
-        "extras": extras_json(&service.extras),
+        // Serialised whole, so a key added to ServiceExtras is hashed without anyone remembering.
+        "extras": serde_json::to_value(&service.extras).unwrap_or(Value::Null),
     });
     let mut text = String::new();
     write_sorted(&doc, &mut text);
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn extras_json(extras: &ServiceExtras) -> Value {
-    // Exhaustive on purpose: a new extras key must be hashed (and honoured) too.
-    let ServiceExtras {
-        platform,
-        cpus,
-        cpu_shares,
-        cpu_quota,
-        cpu_period,
-        cpuset,
-        pids_limit,
-        oom_score_adj,
-        oom_kill_disable,
-        memswap_limit,
-        mac_address,
-        dns_search,
-        storage_opt,
-        device_cgroup_rules,
-        uts,
-        cgroup,
-        annotations,
-    } = extras;
-    serde_json::json!({
-        "platform": platform, "cpus": cpus, "cpu_shares": cpu_shares, "cpu_quota": cpu_quota,
-        "cpu_period": cpu_period, "cpuset": cpuset, "pids_limit": pids_limit,
-        "oom_score_adj": oom_score_adj, "oom_kill_disable": oom_kill_disable,
-        "memswap_limit": memswap_limit, "mac_address": mac_address, "dns_search": dns_search,
-        "storage_opt": storage_opt, "device_cgroup_rules": device_cgroup_rules, "uts": uts,
-        "cgroup": cgroup, "annotations": annotations,
-    })
 }
 
 /// JSON with object keys sorted at every level (independent of serde_json's map ordering).
@@ -282,7 +252,7 @@ mod tests {
                 image: Some("dockerflow/demo:latest".into()),
                 ..Default::default()
             },
-            extras: ServiceExtras::default(),
+            extras: crate::compose::ServiceExtras::default(),
             file: "/srv/shop/compose.yaml".into(),
         }
     }
