@@ -509,41 +509,40 @@ fn external(v: Option<&Value>) -> (bool, Option<String>) {
     }
 }
 
-fn network(file: &Path, project: &str, key: &str, v: &Value) -> Result<Network, ComposeError> {
-    let empty = Mapping::new();
+/// A top-level network or volume entry: a mapping (or null) holding only `allowed` keys.
+fn resource_mapping<'a>(
+    file: &Path,
+    section: &str,
+    key: &str,
+    v: &'a Value,
+    allowed: &[&str],
+) -> Result<std::borrow::Cow<'a, Mapping>, ComposeError> {
     let m = match v {
-        Value::Mapping(m) => m,
-        Value::Null => &empty,
+        Value::Mapping(m) => std::borrow::Cow::Borrowed(m),
+        Value::Null => std::borrow::Cow::Owned(Mapping::new()),
         other => {
             return Err(ComposeError::in_file(
                 file,
-                format!("networks.{key} must be a mapping, not {}", kind(other)),
+                format!("{section}.{key} must be a mapping, not {}", kind(other)),
             ))
         }
     };
-    for (k, _) in m {
+    for (k, _) in m.iter() {
         let k = scalar(k).unwrap_or_default();
-        if !k.starts_with("x-")
-            && !matches!(
-                k.as_str(),
-                "name"
-                    | "external"
-                    | "driver"
-                    | "driver_opts"
-                    | "attachable"
-                    | "internal"
-                    | "enable_ipv6"
-                    | "labels"
-                    | "ipam"
-            )
-        {
+        if !k.starts_with("x-") && !allowed.contains(&k.as_str()) {
             return Err(ComposeError::unsupported(
                 file,
                 None,
-                format!("networks.{key}.{k}"),
+                format!("{section}.{key}.{k}"),
             ));
         }
     }
+    Ok(m)
+}
+
+/// The engine's name for a network or volume: `name:` (or the legacy `external.name`), else the
+/// key for an external one, else `<project>_<key>`; and whether it is external.
+fn engine_name(project: &str, key: &str, m: &Mapping) -> (String, bool) {
     let (is_external, legacy) = external(m.get("external"));
     let name = m
         .get("name")
@@ -556,6 +555,28 @@ fn network(file: &Path, project: &str, key: &str, v: &Value) -> Result<Network, 
                 format!("{project}_{key}")
             }
         });
+    (name, is_external)
+}
+
+fn network(file: &Path, project: &str, key: &str, v: &Value) -> Result<Network, ComposeError> {
+    let m = resource_mapping(
+        file,
+        "networks",
+        key,
+        v,
+        &[
+            "name",
+            "external",
+            "driver",
+            "driver_opts",
+            "attachable",
+            "internal",
+            "enable_ipv6",
+            "labels",
+            "ipam",
+        ],
+    )?;
+    let (name, is_external) = engine_name(project, key, &m);
     let ipam = match m.get("ipam") {
         None | Some(Value::Null) => None,
         Some(v) => Some(serde_yaml::from_value::<dct::Ipam>(v.clone()).map_err(|e| {
@@ -584,44 +605,14 @@ fn network(file: &Path, project: &str, key: &str, v: &Value) -> Result<Network, 
 }
 
 fn volume(file: &Path, project: &str, key: &str, v: &Value) -> Result<Volume, ComposeError> {
-    let empty = Mapping::new();
-    let m = match v {
-        Value::Mapping(m) => m,
-        Value::Null => &empty,
-        other => {
-            return Err(ComposeError::in_file(
-                file,
-                format!("volumes.{key} must be a mapping, not {}", kind(other)),
-            ))
-        }
-    };
-    for (k, _) in m {
-        let k = scalar(k).unwrap_or_default();
-        if !k.starts_with("x-")
-            && !matches!(
-                k.as_str(),
-                "name" | "external" | "driver" | "driver_opts" | "labels"
-            )
-        {
-            return Err(ComposeError::unsupported(
-                file,
-                None,
-                format!("volumes.{key}.{k}"),
-            ));
-        }
-    }
-    let (is_external, legacy) = external(m.get("external"));
-    let name = m
-        .get("name")
-        .and_then(scalar)
-        .or(legacy)
-        .unwrap_or_else(|| {
-            if is_external {
-                key.to_string()
-            } else {
-                format!("{project}_{key}")
-            }
-        });
+    let m = resource_mapping(
+        file,
+        "volumes",
+        key,
+        v,
+        &["name", "external", "driver", "driver_opts", "labels"],
+    )?;
+    let (name, is_external) = engine_name(project, key, &m);
     Ok(Volume {
         name,
         external: is_external,
