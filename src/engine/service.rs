@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bollard::models::{
-    ContainerStateStatusEnum, ContainerSummary, ContainerSummaryStateEnum, HealthStatusEnum, Mount,
-    MountType, NetworkConnectRequest,
+    ContainerStateStatusEnum, ContainerSummary, ContainerSummaryStateEnum, HealthConfig,
+    HealthStatusEnum, Mount, MountType, NetworkConnectRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
@@ -644,6 +644,18 @@ fn ns(v: Option<i64>, default: Duration) -> Duration {
     }
 }
 
+/// How long a container with this (merged: image + compose) healthcheck may take to turn
+/// healthy: start period + (interval + timeout) × (retries + 1), plus a little slack, with
+/// Docker's defaults for what is unset.
+pub fn healthcheck_deadline(hc: Option<&HealthConfig>) -> Duration {
+    let hc = hc.cloned().unwrap_or_default();
+    let interval = ns(hc.interval, Duration::from_secs(30));
+    let timeout = ns(hc.timeout, Duration::from_secs(30));
+    let retries = hc.retries.filter(|r| *r > 0).unwrap_or(3) as u32;
+    let start = ns(hc.start_period, Duration::ZERO);
+    start + (interval + timeout) * (retries + 1) + Duration::from_secs(5)
+}
+
 /// Healthy = every container of the service reports `healthy`. The deadline comes from the
 /// container's (merged) healthcheck: start period + (interval + timeout) × (retries + 1), plus a
 /// little slack; unhealthy or exited ends the wait early.
@@ -674,13 +686,7 @@ async fn wait_healthy(
                 .await
                 .map_err(|e| api_error(format!("inspect container {name}"), e).to_string())?;
             let limit = *deadline.get_or_insert_with(|| {
-                let hc = info.config.as_ref().and_then(|c| c.healthcheck.clone());
-                let hc = hc.unwrap_or_default();
-                let interval = ns(hc.interval, Duration::from_secs(30));
-                let timeout = ns(hc.timeout, Duration::from_secs(30));
-                let retries = hc.retries.filter(|r| *r > 0).unwrap_or(3) as u32;
-                let start = ns(hc.start_period, Duration::ZERO);
-                start + (interval + timeout) * (retries + 1) + Duration::from_secs(5)
+                healthcheck_deadline(info.config.as_ref().and_then(|c| c.healthcheck.as_ref()))
             });
             let state = info.state.unwrap_or_default();
             if matches!(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 
 use crate::compose::{Project, Service};
-use crate::engine::{self, duration::parse_duration, UpOptions};
+use crate::engine::{self, UpOptions};
 use crate::registry::{Check, Registration};
 use crate::release::{Color, Release, ReleaseState, Routes};
 
@@ -388,7 +388,7 @@ pub async fn register_and_wait(
             })
             .await?;
     }
-    let deadline = health_deadline(cx);
+    let deadline = health_deadline(cx, containers).await;
     let waiting = cx.report.wait(
         FLOW,
         &cx.service,
@@ -456,23 +456,29 @@ pub async fn register_and_wait(
 
 /// --health-timeout, else what the compose healthcheck allows (start period plus every retry),
 /// plus slack for the container to start.
-fn health_deadline(cx: &FlowContext) -> Duration {
+/// --health-timeout, else what the containers' own healthcheck allows (the engine's rule, from
+/// the image's HEALTHCHECK merged with compose's), plus slack for Consul's first checks;
+/// 90 s for a container with no healthcheck.
+async fn health_deadline(cx: &FlowContext, containers: &[Container]) -> Duration {
     if let Some(t) = cx.settings.health_timeout {
         return t;
     }
-    let secs = |s: &Option<String>, default: f64| {
-        s.as_deref()
-            .and_then(|v| parse_duration(v).ok())
-            .map_or(default, |ns| ns as f64 / 1e9)
+    let Some(first) = containers.first() else {
+        return Duration::from_secs(90);
     };
-    match &cx.project.services[&cx.target].spec.healthcheck {
-        Some(h) if !h.disable => {
-            let retries = if h.retries > 0 { h.retries as f64 } else { 3.0 };
-            let total = secs(&h.start_period, 0.0)
-                + (secs(&h.interval, 30.0) + secs(&h.timeout, 30.0)) * (retries + 1.0);
-            Duration::from_secs_f64(total + 15.0)
-        }
-        _ => Duration::from_secs(90),
+    match cx.docker.inspect_container(&first.id, None).await {
+        Ok(info) => match info.config.and_then(|c| c.healthcheck) {
+            Some(hc)
+                if hc
+                    .test
+                    .as_ref()
+                    .is_some_and(|t| t.first().map(String::as_str) != Some("NONE")) =>
+            {
+                engine::service::healthcheck_deadline(Some(&hc)) + Duration::from_secs(10)
+            }
+            _ => Duration::from_secs(90),
+        },
+        Err(_) => Duration::from_secs(90),
     }
 }
 
