@@ -482,6 +482,37 @@ async fn health_deadline(cx: &FlowContext, containers: &[Container]) -> Duration
     }
 }
 
+/// Takes running containers of `color` out of service without removing them (stop-old,
+/// rollback): drained from the proxy when it runs, deregistered, then stopped.
+pub async fn stop_color(
+    cx: &FlowContext,
+    flow: &str,
+    color: Color,
+    containers: &[&Container],
+) -> Result<(), FlowError> {
+    let names: Vec<String> = containers.iter().map(|c| c.name.clone()).collect();
+    if super::scale::proxy_running(cx).await {
+        cx.report.step(
+            flow,
+            &cx.service,
+            &format!("draining {color} from the proxy"),
+        );
+        cx.proxy()?
+            .drain(&cx.service, color, &names, cx.settings.drain_timeout)
+            .await?;
+    }
+    for c in containers {
+        cx.consul.deregister(&c.name).await?;
+        cx.report
+            .step(flow, &cx.service, &format!("stopping {}", c.name));
+        cx.docker
+            .stop_container(&c.id, None)
+            .await
+            .map_err(|e| FlowError::Failed(format!("stop {}: {e}", c.name)))?;
+    }
+    Ok(())
+}
+
 /// Stops and removes the containers of `color`, deregistering them first.
 pub async fn remove_color(
     cx: &FlowContext,

@@ -78,20 +78,9 @@ async fn rollback(cx: &FlowContext) -> Result<(), FlowError> {
         .write_state(&cx.service, &new_state, &version)
         .await?;
     // Users are on the previous release now; the rolled-back one drains and stops.
-    let current: Vec<_> = observed.running(live).into_iter().cloned().collect();
-    let names: Vec<String> = current.iter().map(|c| c.name.clone()).collect();
-    proxy
-        .drain(&cx.service, live, &names, cx.settings.drain_timeout)
-        .await?;
-    for c in &current {
-        cx.consul.deregister(&c.name).await?;
-        cx.docker.stop_container(&c.id, None).await.map_err(|e| {
-            FlowError::Failed(format!(
-                "stop {}: {e} (users are already on {previous})",
-                c.name
-            ))
-        })?;
-    }
+    super::deploy::stop_color(cx, FLOW, live, &observed.running(live))
+        .await
+        .map_err(|e| FlowError::Failed(format!("{e} (users are already on {previous})")))?;
     cx.report.done(
         FLOW,
         &cx.service,

@@ -44,23 +44,7 @@ async fn stop_old(cx: &FlowContext) -> Result<(), FlowError> {
         );
         return Ok(());
     }
-    let names: Vec<String> = running.iter().map(|c| c.name.clone()).collect();
-    if super::scale::proxy_running(cx).await {
-        cx.report
-            .step(FLOW, &cx.service, &format!("draining {old} from the proxy"));
-        cx.proxy()?
-            .drain(&cx.service, old, &names, cx.settings.drain_timeout)
-            .await?;
-    }
-    for c in &running {
-        cx.consul.deregister(&c.name).await?;
-        cx.report
-            .step(FLOW, &cx.service, &format!("stopping {}", c.name));
-        cx.docker
-            .stop_container(&c.id, None)
-            .await
-            .map_err(|e| FlowError::Failed(format!("stop {}: {e}", c.name)))?;
-    }
+    super::deploy::stop_color(cx, FLOW, old, &running).await?;
     let mut new_state = state.clone();
     if new_state.candidate == Some(old) {
         // Stopping an undeployed candidate abandons it.
