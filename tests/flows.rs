@@ -695,3 +695,28 @@ fn an_image_that_cannot_be_pulled_changes_nothing() {
     assert!(tour.containers().is_empty(), "{:?}", tour.containers());
     assert_eq!(tour.kv("candidate"), None);
 }
+
+#[test]
+fn status_never_starts_consul() {
+    let tour = Tour::new(true);
+    let mut cmd = Command::new("docker");
+    cmd.args(["flow", "status"]).current_dir(tour.dir.path());
+    for (k, v) in tour_env(&tour) {
+        if k != "FLOW_CONSUL_ADDRESS" {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd
+        .env_remove("FLOW_CONSUL_ADDRESS")
+        .env_remove("CONSUL_HTTP_ADDR")
+        .output()
+        .unwrap();
+    let text = both(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("nothing is deployed here"), "{text}");
+    let consul = docker(&["inspect", "docker-flow-consul"]);
+    assert!(
+        !consul.status.success(),
+        "status started docker-flow-consul"
+    );
+}

@@ -34,10 +34,12 @@ pub struct FlowContext {
 }
 
 impl FlowContext {
+    /// `read_only` (status): never start the embedded Consul, only use it if it runs.
     pub async fn open(
         globals: &GlobalOptions,
         settings: Settings,
         interrupt: Interrupt,
+        read_only: bool,
     ) -> Result<FlowContext, FlowError> {
         let report = Reporter::new(settings.format);
         let env = |k: &str| std::env::var(k).ok();
@@ -69,7 +71,8 @@ impl FlowContext {
         let service = format!("{}-{}", project.name, target);
 
         let proxy_docker = proxy_engine(&settings, &globals, &docker).await?;
-        let (consul, embedded_consul) = open_consul(&settings, &proxy_docker, &report).await?;
+        let (consul, embedded_consul) =
+            open_consul(&settings, &proxy_docker, &report, read_only).await?;
         Ok(FlowContext {
             settings,
             docker,
@@ -109,6 +112,12 @@ impl FlowContext {
                 networks,
             },
         ))
+    }
+
+    /// Whether the proxy container runs: flows that only update or drain the proxy leave it
+    /// alone when nobody started it yet.
+    pub async fn proxy_running(&self) -> bool {
+        running(&self.proxy_docker, &self.settings.proxy.name).await
     }
 
     /// Fails with the stop reason if the user or the CLI asked to stop; `state` says what is left.
@@ -178,6 +187,7 @@ async fn open_consul(
     settings: &Settings,
     proxy_docker: &Docker,
     report: &Reporter,
+    read_only: bool,
 ) -> Result<(Consul, Option<String>), FlowError> {
     let c = &settings.consul;
     let (address, embedded) = match &c.address {
@@ -189,6 +199,13 @@ async fn open_consul(
                 image: c.image.clone(),
                 ..Default::default()
             };
+            if read_only && !running(proxy_docker, &spec.name).await {
+                // `status` looks, it never starts Consul: without it nothing was deployed.
+                return Err(FlowError::NotDeployed(format!(
+                    "nothing is deployed here: no Consul address is set (--consul-address, FLOW_CONSUL_ADDRESS, CONSUL_HTTP_ADDR) and {} does not run",
+                    spec.name
+                )));
+            }
             let address = registry::ensure_embedded(proxy_docker, &spec, &on_event).await?;
             (address, Some(spec.name))
         }
@@ -202,4 +219,14 @@ async fn open_consul(
     })?;
     consul.ping().await?;
     Ok((consul, embedded))
+}
+
+/// Whether a container of that name runs on that engine.
+async fn running(docker: &Docker, name: &str) -> bool {
+    docker
+        .inspect_container(name, None)
+        .await
+        .ok()
+        .and_then(|c| c.state?.running)
+        .unwrap_or(false)
 }

@@ -171,7 +171,7 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
     cx.consul
         .write_state(&cx.service, &new_state, &version)
         .await?;
-    if new_state.live.is_some() && super::scale::proxy_running(cx).await {
+    if new_state.live.is_some() && cx.proxy_running().await {
         // Users stay where they are; the candidate becomes reachable with the preview header.
         let desired = super::model::build(cx, &new_state).await?;
         cx.proxy()?.apply(&desired).await?;
@@ -491,7 +491,7 @@ pub async fn stop_color(
     containers: &[&Container],
 ) -> Result<(), FlowError> {
     let names: Vec<String> = containers.iter().map(|c| c.name.clone()).collect();
-    if super::scale::proxy_running(cx).await {
+    if cx.proxy_running().await {
         cx.report.step(
             flow,
             &cx.service,

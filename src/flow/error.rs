@@ -18,6 +18,9 @@ pub enum FlowError {
     /// Bad input found while planning (exit 2): nothing was changed.
     #[error("{0}")]
     Invalid(String),
+    /// Nothing was ever deployed where this invocation looks (no Consul to read state from).
+    #[error("{0}")]
+    NotDeployed(String),
     /// The flow ran and failed (exit 1); the message says what was undone.
     #[error("{0}")]
     Failed(String),
@@ -28,7 +31,7 @@ pub enum FlowError {
 impl FlowError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            FlowError::Invalid(_) | FlowError::Compose(_) => 2,
+            FlowError::Invalid(_) | FlowError::NotDeployed(_) | FlowError::Compose(_) => 2,
             FlowError::Registry(e) if e.is_bad_state() => 2,
             FlowError::Interrupted { .. } => 130,
             _ => 1,

@@ -15,7 +15,7 @@ pub async fn run(
     interrupt: Interrupt,
 ) -> Result<(), FlowError> {
     let flows = settings.flows.clone();
-    let cx = FlowContext::open(globals, settings, interrupt).await?;
+    let cx = FlowContext::open(globals, settings, interrupt, false).await?;
     let deployed = flows.contains(&FlowName::Deploy);
     for flow in flows {
         match flow {

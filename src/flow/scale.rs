@@ -73,7 +73,7 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             .filter(|c| c.number > wanted)
             .cloned()
             .collect();
-        if is_live && proxy_running(cx).await {
+        if is_live && cx.proxy_running().await {
             let names: Vec<String> = surplus.iter().map(|c| c.name.clone()).collect();
             cx.report
                 .step(FLOW, &cx.service, &format!("draining {}", names.join(", ")));
@@ -95,7 +95,7 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
     if is_live || state.live.is_none() {
         new_state.scale = Some(wanted);
     }
-    if is_live && proxy_running(cx).await {
+    if is_live && cx.proxy_running().await {
         let desired = model::build(cx, &new_state).await?;
         cx.proxy()?.apply(&desired).await?;
     }
@@ -108,14 +108,4 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
         &format!("{color} runs {wanted} instance(s)"),
     );
     Ok(())
-}
-
-/// Whether the proxy container runs (scale and stop-old only drain through a running proxy).
-pub async fn proxy_running(cx: &FlowContext) -> bool {
-    cx.proxy_docker
-        .inspect_container(&cx.settings.proxy.name, None)
-        .await
-        .ok()
-        .and_then(|c| c.state?.running)
-        .unwrap_or(false)
 }

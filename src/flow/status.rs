@@ -42,8 +42,11 @@ pub async fn run(
         let service = if settings.target.is_empty() {
             None
         } else {
-            let cx = super::context::FlowContext::open(globals, settings, for_context).await?;
-            Some(service_status(&cx).await?)
+            match super::context::FlowContext::open(globals, settings, for_context, true).await {
+                Ok(cx) => Some(Ok(service_status(&cx).await?)),
+                Err(super::error::FlowError::NotDeployed(why)) => Some(Err(why)),
+                Err(e) => return Err(e.into()),
+            }
         };
         Ok::<_, Error>((status, service))
     };
@@ -56,10 +59,18 @@ pub async fn run(
     match format {
         Format::Json => {
             let mut v = serde_json::to_value(&status).expect("serialize status");
-            if let Some(s) = &service {
-                let s = serde_json::to_value(s).expect("serialize service status");
-                if let (Some(map), Some(extra)) = (v.as_object_mut(), s.as_object()) {
-                    map.extend(extra.clone());
+            if let Some(map) = v.as_object_mut() {
+                match &service {
+                    Some(Ok(s)) => {
+                        if let Some(extra) = serde_json::to_value(s).expect("serialize").as_object()
+                        {
+                            map.extend(extra.clone());
+                        }
+                    }
+                    Some(Err(why)) => {
+                        map.insert("note".into(), why.clone().into());
+                    }
+                    None => {}
                 }
             }
             println!(
@@ -69,8 +80,10 @@ pub async fn run(
         }
         Format::Text => {
             print_text(&status, service.is_none());
-            if let Some(s) = &service {
-                print_service_text(s);
+            match &service {
+                Some(Ok(s)) => print_service_text(s),
+                Some(Err(why)) => println!("Service:   {why}"),
+                None => {}
             }
         }
     }
