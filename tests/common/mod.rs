@@ -5,6 +5,8 @@
 //! that says so. Unit tests alone run with `cargo test --lib --bins` (see `scripts/test.sh --unit`).
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod tour;
+
 use std::{
     path::PathBuf,
     process::{Command, Output},
