@@ -63,6 +63,7 @@ impl Bed {
             bind_address: "127.0.0.1".into(),
             cert_pem: None,
             networks: vec![net.clone()],
+            host_network: false,
         };
         Bed {
             cleanup,

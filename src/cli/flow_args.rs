@@ -201,6 +201,12 @@ pub struct FlowArgs {
     #[arg(long, value_name = "IP", help_heading = PROXY)]
     pub proxy_bind_address: Option<String>,
 
+    /// With the proxy on another engine: the IP address it reaches the services' host at
+    /// (instances publish the routed port there) [env: FLOW_ADVERTISE_ADDRESS]
+    /// [yml: advertise_address] [default: the services' endpoint host; 127.0.0.1 for unix://]
+    #[arg(long, value_name = "IP", help_heading = PROXY)]
+    pub advertise_address: Option<String>,
+
     /// PEM file (certificate and key) for HTTPS [env: FLOW_PROXY_CERT] [yml: proxy_cert]
     #[arg(long, value_name = "FILE", help_heading = PROXY)]
     pub proxy_cert: Option<PathBuf>,

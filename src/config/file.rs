@@ -71,6 +71,7 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("proxy_http_port", Kind::Number),
     ("proxy_https_port", Kind::Number),
     ("proxy_bind_address", Kind::Text),
+    ("advertise_address", Kind::Text),
     ("proxy_cert", Kind::Text),
     ("service_path", Kind::List),
     ("service_domain", Kind::List),

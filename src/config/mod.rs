@@ -57,6 +57,7 @@ mod scale;
 mod sources;
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -177,6 +178,9 @@ pub struct ProxySettings {
     /// Set exactly when `cert` is: `--proxy-https-port`, else 443.
     pub https_port: Option<u16>,
     pub bind_address: String,
+    /// Address the proxy reaches the services' engine host at, when the proxy runs on another
+    /// engine (`--advertise-address`); None: derived from the services' endpoint.
+    pub advertise_address: Option<IpAddr>,
     /// Paths routed to the target (checked to start with `/` unless `path_type` is regex).
     pub service_paths: Vec<String>,
     pub service_domains: Vec<String>,

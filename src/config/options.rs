@@ -81,6 +81,11 @@ pub(crate) const PROXY_BIND_ADDRESS: Opt = opt(
     "FLOW_PROXY_BIND_ADDRESS",
     "proxy_bind_address",
 );
+pub(crate) const ADVERTISE_ADDRESS: Opt = opt(
+    "--advertise-address",
+    "FLOW_ADVERTISE_ADDRESS",
+    "advertise_address",
+);
 pub(crate) const PROXY_CERT: Opt = opt("--proxy-cert", "FLOW_PROXY_CERT", "proxy_cert");
 pub(crate) const SERVICE_PATH: Opt = opt("--service-path", "FLOW_SERVICE_PATH", "service_path");
 pub(crate) const SERVICE_DOMAIN: Opt =
@@ -141,6 +146,7 @@ pub const OPTIONS: &[Opt] = &[
     PROXY_HTTP_PORT,
     PROXY_HTTPS_PORT,
     PROXY_BIND_ADDRESS,
+    ADVERTISE_ADDRESS,
     PROXY_CERT,
     SERVICE_PATH,
     SERVICE_DOMAIN,

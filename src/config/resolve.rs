@@ -587,6 +587,18 @@ fn proxy(cli: &FlowArgs, l: &Layers) -> Result<ProxySettings, ConfigError> {
                 },
             )?
             .map_or_else(|| "0.0.0.0".to_string(), |a| a.0),
+        advertise_address: l
+            .parsed(
+                ADVERTISE_ADDRESS,
+                cli.advertise_address.as_deref(),
+                "advertise address",
+                |v| {
+                    v.parse::<IpAddr>().map_err(|_| {
+                        "expected the IP address the proxy reaches the services' host at, such as 192.0.2.10".into()
+                    })
+                },
+            )?
+            .map(|a| a.0),
         service_paths,
         service_domains,
         port: port(PORT, &cli.port)?.map(|p| p.0),

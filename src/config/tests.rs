@@ -784,6 +784,8 @@ fn bad_inputs_name_their_source() {
         (t, &[("FLOW_PATH_TYPE", "glob")], "", r#"invalid path type "glob""#, "(from FLOW_PATH_TYPE): expected prefix, exact or regex"),
         (t, &[], "proxy_image: ''", r#"invalid image """#, "docker-flow.yml key proxy_image"),
         (&["deploy", "-t", "app", "--proxy-bind-address=localhost"], &[], "", r#"invalid bind address "localhost""#, "--proxy-bind-address flag"),
+        (&["deploy", "-t", "app", "--advertise-address=edge.example"], &[], "", r#"invalid advertise address "edge.example""#, "--advertise-address flag"),
+        (t, &[], "advertise_address: 1", r#"invalid advertise address"#, "docker-flow.yml key advertise_address"),
         (t, &[], "proxy_host: ' '", r#"invalid proxy host " ""#, "docker-flow.yml key proxy_host"),
         // compose, host, format
         (t, &[], "compose_path: ['']", r#"invalid path """#, "docker-flow.yml key compose_path"),

@@ -13,6 +13,7 @@ use crate::proxy::{Proxy, ProxyOptions};
 use crate::registry::{self, Consul, ConsulConfig, EmbeddedConsul};
 
 use super::error::FlowError;
+use super::reach::Reach;
 use super::report::Reporter;
 
 pub struct FlowContext {
@@ -26,6 +27,8 @@ pub struct FlowContext {
     pub service: String,
     pub consul: Consul,
     pub proxy_docker: Docker,
+    /// How the proxy reaches the instances: their networks, or published ports.
+    pub reach: Reach,
     /// The `docker-flow-consul` container docker flow runs when no Consul address is set: it
     /// joins the target's networks so its health checks reach the instances.
     pub embedded_consul: Option<String>,
@@ -71,6 +74,22 @@ impl FlowContext {
         let service = format!("{}-{}", project.name, target);
 
         let proxy_docker = proxy_engine(&settings, &globals, &docker).await?;
+        let reach = Reach::decide(
+            &docker,
+            &proxy_docker,
+            &endpoint,
+            settings.proxy.advertise_address,
+        )
+        .await?;
+        if let (Reach::Published(ip), None) = (reach, &settings.consul.address) {
+            if ip.is_loopback() {
+                // Its checks would run inside a container on the proxy's engine, where the
+                // services' loopback address is not theirs.
+                return Err(FlowError::Invalid(format!(
+                    "the services' engine is reached at {ip} from the proxy's engine, which the embedded Consul cannot check from its container: set --consul-address (FLOW_CONSUL_ADDRESS) to a Consul agent on this host, or --advertise-address to an address both reach"
+                )));
+            }
+        }
         let (consul, embedded_consul) =
             open_consul(&settings, &proxy_docker, &report, read_only).await?;
         Ok(FlowContext {
@@ -82,6 +101,7 @@ impl FlowContext {
             service,
             consul,
             proxy_docker,
+            reach,
             embedded_consul,
             interrupt,
             report,
@@ -109,7 +129,13 @@ impl FlowContext {
                 https_port: self.settings.proxy.https_port,
                 bind_address: self.settings.proxy.bind_address.clone(),
                 cert_pem,
-                networks,
+                // Instances on another engine reached on its loopback address: only a proxy on
+                // the host's own network can reach them.
+                host_network: matches!(self.reach, Reach::Published(ip) if ip.is_loopback()),
+                networks: match self.reach {
+                    Reach::Networks => networks,
+                    Reach::Published(_) => Vec::new(),
+                },
             },
         ))
     }
@@ -175,7 +201,13 @@ async fn proxy_engine(
             g.tlskey = Some(certs.join("key.pem"));
         }
     }
-    let env = |k: &str| std::env::var(k).ok().filter(|_| !k.starts_with("DOCKER_"));
+    // The services' DOCKER_HOST/DOCKER_CONTEXT/TLS variables are not the proxy's; the config
+    // dir (where its context is stored) is shared.
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|_| k == "DOCKER_CONFIG" || !k.starts_with("DOCKER_"))
+    };
     let endpoint =
         context::resolve(&g, &env).map_err(|e| FlowError::Invalid(format!("proxy engine: {e}")))?;
     Ok(engine::connect(&endpoint).await?)

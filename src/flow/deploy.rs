@@ -14,6 +14,7 @@ use crate::release::{Color, Release, ReleaseState, Routes};
 use super::context::FlowContext;
 use super::error::FlowError;
 use super::observe::{self, Container, LABEL_COLOR, LABEL_SERVICE, LABEL_TARGET};
+use super::reach::Reach;
 use super::report::now;
 
 const FLOW: &str = "deploy";
@@ -69,7 +70,7 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
 
     // The target's image first: a release that cannot be pulled changes nothing at all.
     if !cx.settings.skip_pull_target {
-        let (project, name) = color_project(cx, next, true);
+        let (project, name) = color_project(cx, next, true, routes.port);
         let report = cx.report;
         let service = cx.service.clone();
         let on_event = move |m: &str| report.step(FLOW, &service, m);
@@ -114,7 +115,7 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         &cx.service,
         &format!("starting {scale} instance(s) of {next}"),
     );
-    let started = start_color(cx, next, scale, false).await;
+    let started = start_color(cx, next, scale, false, routes.port).await;
     let outcome = match started {
         Ok(containers) => register_and_wait(cx, next, &containers, &routes)
             .await
@@ -235,7 +236,9 @@ pub fn target_networks(project: &Project, target: &str) -> Vec<String> {
 /// `<project>-<target>-<colour>-<n>` and `docker compose ps` lists them under that service.
 /// `pull`: a deploy pulls the target's image (unless --skip-pull-target); scaling never does,
 /// so that every instance of a colour runs the same image.
-pub fn color_project(cx: &FlowContext, color: Color, pull: bool) -> (Project, String) {
+/// `port`: the routed container port, published on the services' host when the proxy runs on
+/// another engine (an ephemeral host port, so both colours can run at once).
+pub fn color_project(cx: &FlowContext, color: Color, pull: bool, port: u16) -> (Project, String) {
     let mut project = cx.project.clone();
     let name = format!("{}-{color}", cx.target);
     let mut service = project.services[&cx.target].clone();
@@ -245,6 +248,19 @@ pub fn color_project(cx: &FlowContext, color: Color, pull: bool) -> (Project, St
         let policy = if pull { "always" } else { "missing" };
         service.spec.pull_policy =
             serde_yaml::from_value(serde_yaml::Value::String(policy.into())).ok();
+    }
+    if let Reach::Published(ip) = cx.reach {
+        let publish = docker_compose_types::Port {
+            target: port,
+            host_ip: (!ip.is_unspecified()).then(|| ip.to_string()),
+            published: None,
+            protocol: None,
+            mode: None,
+        };
+        match &mut service.spec.ports {
+            docker_compose_types::Ports::Long(ports) => ports.push(publish),
+            other => *other = docker_compose_types::Ports::Long(vec![publish]),
+        }
     }
     project.services.insert(name.clone(), service);
     (project, name)
@@ -268,8 +284,9 @@ pub async fn start_color(
     color: Color,
     scale: u32,
     pull: bool,
+    port: u16,
 ) -> Result<Vec<Container>, FlowError> {
-    let (project, name) = color_project(cx, color, pull);
+    let (project, name) = color_project(cx, color, pull, port);
     let opts = UpOptions {
         scale: Some(scale),
         extra_labels: flow_labels(cx, color),
@@ -332,14 +349,28 @@ fn first_port(service: &Service) -> Option<u16> {
         .and_then(|e| e.split('/').next()?.split('-').next()?.parse().ok())
 }
 
-/// The address of a container on the target's first network.
-pub fn address_of(cx: &FlowContext, c: &Container) -> Result<String, FlowError> {
+/// Where the proxy reaches a container's `port`: its address on the target's first network, or,
+/// with the proxy on another engine, the advertise address and the port published for it.
+pub fn address_of(cx: &FlowContext, c: &Container, port: u16) -> Result<(String, u16), FlowError> {
+    if let Reach::Published(ip) = cx.reach {
+        return c
+            .published
+            .iter()
+            .find(|(private, _, _)| *private == port)
+            .map(|(_, _, public)| (ip.to_string(), *public))
+            .ok_or_else(|| {
+                FlowError::Failed(format!(
+                    "container {} publishes no host port for container port {port}, which the proxy on the other engine needs",
+                    c.name
+                ))
+            });
+    }
     let networks = target_networks(&cx.project, &cx.target);
     networks
         .iter()
         .find_map(|n| c.addresses.get(n))
         .or_else(|| c.addresses.values().next())
-        .cloned()
+        .map(|a| (a.clone(), port))
         .ok_or_else(|| {
             FlowError::Failed(format!(
                 "container {} has no network address the proxy can reach",
@@ -357,22 +388,22 @@ pub async fn register_and_wait(
     routes: &Routes,
 ) -> Result<(), FlowError> {
     let name = format!("{}-{color}", cx.service);
-    if let Some(consul) = &cx.embedded_consul {
+    if let (Some(consul), Reach::Networks) = (&cx.embedded_consul, cx.reach) {
         // The embedded Consul checks from its own container: it must reach the instances.
         for network in target_networks(&cx.project, &cx.target) {
             crate::registry::attach_network(&cx.proxy_docker, consul, &network).await?;
         }
     }
     for c in containers {
-        let address = address_of(cx, c)?;
+        let (address, port) = address_of(cx, c, routes.port)?;
         let check = match &cx.settings.health_path {
             Some(path) => Check::Http {
-                url: format!("http://{address}:{}{path}", routes.port),
+                url: format!("http://{address}:{port}{path}"),
                 interval: Duration::from_secs(1),
                 timeout: Duration::from_secs(2),
             },
             None => Check::Tcp {
-                address: format!("{address}:{}", routes.port),
+                address: format!("{address}:{port}"),
                 interval: Duration::from_secs(1),
                 timeout: Duration::from_secs(2),
             },
@@ -382,7 +413,7 @@ pub async fn register_and_wait(
                 id: c.name.clone(),
                 name: name.clone(),
                 address,
-                port: routes.port,
+                port,
                 tags: vec![color.to_string()],
                 check,
             })

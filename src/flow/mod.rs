@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod error;
 pub mod model;
 pub mod observe;
+pub mod reach;
 pub mod report;
 pub mod rollback;
 pub mod run;

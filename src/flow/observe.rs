@@ -25,6 +25,8 @@ pub struct Container {
     pub image: String,
     /// IP address per engine network name.
     pub addresses: BTreeMap<String, String>,
+    /// Published TCP ports: (container port, host address, host port).
+    pub published: Vec<(u16, String, u16)>,
 }
 
 /// The containers of each colour of one target, sorted by container number.
@@ -87,6 +89,15 @@ pub async fn observe(docker: &Docker, service: &str) -> Result<Observed, EngineE
                     .collect()
             })
             .unwrap_or_default();
+        let published = c
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| {
+                let public = p.public_port?;
+                Some((p.private_port, p.ip.clone().unwrap_or_default(), public))
+            })
+            .collect();
         out.by_color.entry(color).or_default().push(Container {
             id: c.id.clone().unwrap_or_default(),
             name: c
@@ -103,6 +114,7 @@ pub async fn observe(docker: &Docker, service: &str) -> Result<Observed, EngineE
             health,
             image: c.image.clone().unwrap_or_default(),
             addresses,
+            published,
         });
     }
     for list in out.by_color.values_mut() {

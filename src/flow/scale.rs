@@ -54,7 +54,7 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             &cx.service,
             &format!("scaling {color} from {current} to {wanted}"),
         );
-        let after = start_color(cx, color, wanted, false).await?;
+        let after = start_color(cx, color, wanted, false, routes.port).await?;
         let added: Vec<_> = after
             .into_iter()
             .filter(|c| !before.iter().any(|b| b.id == c.id))
@@ -89,7 +89,7 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             &cx.service,
             &format!("scaling {color} from {current} to {wanted}"),
         );
-        start_color(cx, color, wanted, false).await?;
+        start_color(cx, color, wanted, false, routes.port).await?;
     }
     let mut new_state = state.clone();
     if is_live || state.live.is_none() {

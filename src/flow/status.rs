@@ -192,8 +192,17 @@ pub async fn service_status(
             .consul
             .instances(&format!("{}-{color}", cx.service), false)
             .await?;
+        let port = state.routes.as_ref().map_or(0, |r| r.port);
         for c in observed.of(color) {
-            let consul = match registered.iter().find(|p| p.id == c.name) {
+            let entry = registered.iter().find(|p| p.id == c.name);
+            // Where the proxy reaches it: as registered, else as it would be.
+            let address = match entry {
+                Some(p) => Some(format!("{}:{}", p.address, p.port)),
+                None => super::deploy::address_of(cx, c, port)
+                    .ok()
+                    .map(|(a, p)| format!("{a}:{p}")),
+            };
+            let consul = match entry {
                 Some(p) if p.passing => "passing",
                 Some(_) => "critical",
                 None => "not registered",
@@ -204,7 +213,7 @@ pub async fn service_status(
                 running: c.running,
                 health: c.health.clone(),
                 consul,
-                address: super::deploy::address_of(cx, c).ok(),
+                address,
                 image: c.image.clone(),
             });
         }

@@ -58,12 +58,30 @@ impl Proxy {
                 ));
             }
             Some(info) => {
+                let mode = info
+                    .host_config
+                    .as_ref()
+                    .and_then(|h| h.network_mode.clone())
+                    .unwrap_or_default();
+                if self.opts.host_network && mode != "host" {
+                    return Err(ProxyError::Container {
+                        container: name.clone(),
+                        message: format!(
+                        "runs on its own network ({mode}), but the instances are published on the other engine's loopback address, which only a proxy on the host's network reaches: remove it (`docker rm -f {name}`; the next flow recreates it with every route) or set --advertise-address to an address it reaches"
+                    )});
+                }
                 let joined: Vec<String> = info
                     .network_settings
                     .and_then(|n| n.networks)
                     .map(|n| n.into_keys().collect())
                     .unwrap_or_default();
-                for net in self.opts.networks.iter().filter(|n| !joined.contains(n)) {
+                // A proxy on the host's network reaches every local container already.
+                let missing = self
+                    .opts
+                    .networks
+                    .iter()
+                    .filter(|n| mode != "host" && !joined.contains(n));
+                for net in missing {
                     self.connect(net).await?;
                     did.push(format!("proxy joined network {net}"));
                 }
@@ -106,14 +124,20 @@ impl Proxy {
                 bind(o.https_port.unwrap_or(HTTPS_PORT_IN)),
             );
         }
-        let networking = o.networks.first().map(|n| NetworkingConfig {
+        let networks: &[String] = if o.host_network { &[] } else { &o.networks };
+        let networking = networks.first().map(|n| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(n.clone(), EndpointSettings::default())])),
         });
+        if o.host_network {
+            // HAProxy binds the host's ports itself (see ProxyOptions::http_listen).
+            ports.clear();
+        }
         let body = ContainerCreateBody {
             image: Some(o.image.clone()),
             labels: Some(HashMap::from([(LABEL.to_string(), "true".to_string())])),
             exposed_ports: Some(ports.keys().cloned().collect()),
             host_config: Some(HostConfig {
+                network_mode: o.host_network.then(|| "host".to_string()),
                 port_bindings: Some(ports),
                 restart_policy: Some(RestartPolicy {
                     name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
@@ -139,7 +163,7 @@ impl Proxy {
             other => other,
         };
         created.map_err(ProxyError::docker(format!("create {}", o.container)))?;
-        for net in o.networks.iter().skip(1) {
+        for net in networks.iter().skip(1) {
             self.connect(net).await?;
         }
         if let Some(pem) = &o.cert_pem {

@@ -58,6 +58,7 @@ impl Proxy {
         Runtime {
             docker: &self.docker,
             container: &self.opts.container,
+            opts: &self.opts,
         }
     }
 

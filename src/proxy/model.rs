@@ -56,6 +56,63 @@ pub struct ProxyOptions {
     pub cert_pem: Option<Vec<u8>>,
     /// Engine networks to join so the proxy reaches the instances.
     pub networks: Vec<String>,
+    /// Run on the host's network (`network_mode: host`): HAProxy binds `bind_address` and the
+    /// host ports itself, and reaches instances published on the host's loopback address.
+    pub host_network: bool,
+}
+
+impl ProxyOptions {
+    /// Where the main frontend listens, as HAProxy's `bind` takes it: inside the container's
+    /// own network the fixed ports (published by Docker), on the host's network the host's.
+    pub(crate) fn http_listen(&self) -> String {
+        if self.host_network {
+            listen(&self.bind_address, self.http_port)
+        } else {
+            format!("*:{}", super::render::HTTP_PORT_IN)
+        }
+    }
+
+    pub(crate) fn https_listen(&self) -> String {
+        let published = self.https_port.unwrap_or(super::render::HTTPS_PORT_IN);
+        if self.host_network {
+            listen(&self.bind_address, published)
+        } else {
+            format!("*:{}", super::render::HTTPS_PORT_IN)
+        }
+    }
+
+    /// The address (and port) a client inside the container connects to for the main frontend.
+    pub(crate) fn http_probe(&self) -> (String, u16) {
+        if self.host_network {
+            let addr = match self.bind_address.as_str() {
+                "0.0.0.0" | "::" => "127.0.0.1",
+                a => a,
+            };
+            (addr.to_string(), self.http_port)
+        } else {
+            ("127.0.0.1".into(), super::render::HTTP_PORT_IN)
+        }
+    }
+
+    /// The Runtime API's TCP address, loopback only. On the host's network every proxy shares
+    /// the host's loopback, so each gets its own address in 127.0.0.0/8, derived from its name
+    /// (stable across runs and versions: a sha256 prefix).
+    pub(crate) fn runtime_addr(&self) -> String {
+        if !self.host_network {
+            return "127.0.0.1".into();
+        }
+        use sha2::{Digest, Sha256};
+        let h = Sha256::digest(self.container.as_bytes());
+        format!("127.{}.{}.{}", h[0], h[1], h[2].max(2))
+    }
+}
+
+fn listen(address: &str, port: u16) -> String {
+    match address {
+        "0.0.0.0" => format!("*:{port}"),
+        a if a.contains(':') => format!("[{a}]:{port}"),
+        a => format!("{a}:{port}"),
+    }
 }
 
 impl Default for ProxyOptions {
@@ -68,6 +125,7 @@ impl Default for ProxyOptions {
             bind_address: "0.0.0.0".into(),
             cert_pem: None,
             networks: Vec::new(),
+            host_network: false,
         }
     }
 }

@@ -22,8 +22,7 @@ use crate::release::{Color, PathType};
 pub(crate) const CONFIG_DIR: &str = "/usr/local/etc/haproxy";
 pub(crate) const CONFIG_FILE: &str = "haproxy.cfg";
 pub(crate) const CERT_FILE: &str = "flow.pem";
-/// Runtime API, inside the container only.
-pub(crate) const RUNTIME_ADDR: &str = "127.0.0.1";
+/// Runtime API port, on a loopback address (see ProxyOptions::runtime_addr).
 pub(crate) const RUNTIME_PORT: u16 = 9999;
 /// Ports the main frontend binds inside the container.
 pub(crate) const HTTP_PORT_IN: u16 = 80;
@@ -130,7 +129,8 @@ pub(crate) fn render_full(
     out.push_str("    log stdout format raw local0 notice\n");
     let _ = writeln!(
         out,
-        "    stats socket ipv4@{RUNTIME_ADDR}:{RUNTIME_PORT} level admin"
+        "    stats socket ipv4@{}:{RUNTIME_PORT} level admin",
+        opts.runtime_addr()
     );
     out.push_str("    stats socket /var/lib/haproxy/admin.sock mode 600 level admin\n");
     out.push_str("    stats timeout 30s\n");
@@ -181,11 +181,12 @@ pub(crate) fn render_full(
     }
 
     out.push_str("frontend main\n");
-    let _ = writeln!(out, "    bind *:{HTTP_PORT_IN}");
+    let _ = writeln!(out, "    bind {}", opts.http_listen());
     if tls {
         let _ = writeln!(
             out,
-            "    bind *:{HTTPS_PORT_IN} ssl crt {CONFIG_DIR}/{CERT_FILE}"
+            "    bind {} ssl crt {CONFIG_DIR}/{CERT_FILE}",
+            opts.https_listen()
         );
     }
     for svc in &model.services {
@@ -583,6 +584,34 @@ mod tests {
             structure(&render(&model, &opts()).unwrap()),
             structure(&four)
         );
+    }
+
+    #[test]
+    fn on_the_hosts_network_it_binds_the_host_ports_and_its_own_runtime_address() {
+        let mut o = opts();
+        o.host_network = true;
+        o.bind_address = "127.0.0.1".into();
+        o.http_port = 18080;
+        o.cert_pem = Some(b"pem".to_vec());
+        o.https_port = Some(18443);
+        let cfg = render(&ProxyModel::default(), &o).unwrap();
+        assert!(cfg.contains("    bind 127.0.0.1:18080\n"), "{cfg}");
+        assert!(cfg.contains("    bind 127.0.0.1:18443 ssl crt "), "{cfg}");
+        let runtime = o.runtime_addr();
+        assert!(
+            runtime.starts_with("127.") && runtime != "127.0.0.1",
+            "{runtime}"
+        );
+        assert!(cfg.contains(&format!("stats socket ipv4@{runtime}:9999 level admin")));
+        // Stable per name, different across names.
+        assert_eq!(runtime, o.runtime_addr());
+        o.container = "other-proxy".into();
+        assert_ne!(runtime, o.runtime_addr());
+        o.bind_address = "0.0.0.0".into();
+        assert_eq!(o.http_listen(), "*:18080");
+        assert_eq!(o.http_probe(), ("127.0.0.1".to_string(), 18080));
+        o.bind_address = "::1".into();
+        assert_eq!(o.http_listen(), "[::1]:18080");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 
 use super::{
     error::ProxyError,
-    render::{Slot, CONFIG_DIR, CONFIG_FILE, HTTP_PORT_IN, RUNTIME_ADDR, RUNTIME_PORT},
+    render::{Slot, CONFIG_DIR, CONFIG_FILE, RUNTIME_PORT},
 };
 
 /// Configs up to this size travel inside the switch exec (an environment variable; Linux caps
@@ -35,6 +35,7 @@ const MAX_BATCH: usize = 8 * 1024;
 pub(crate) struct Runtime<'a> {
     pub docker: &'a Docker,
     pub container: &'a str,
+    pub opts: &'a super::ProxyOptions,
 }
 
 /// One server as the running HAProxy sees it (`show servers state`).
@@ -114,17 +115,18 @@ impl Runtime<'_> {
     /// Shell text sending `$FLOW_CMD` to the Runtime API and printing the answer: busybox `nc`
     /// when the image has it, else bash's `/dev/tcp` (the official Debian image). Detected by
     /// the shell in the same exec, which costs nothing, instead of one more exec.
-    fn send_script() -> String {
+    fn send_script(&self) -> String {
+        let addr = self.opts.runtime_addr();
         format!(
-            "if command -v nc >/dev/null 2>&1; then printf '%s\\n' \"$FLOW_CMD\" | nc {RUNTIME_ADDR} {RUNTIME_PORT}; \
-             else bash -c 'exec 3<>/dev/tcp/{RUNTIME_ADDR}/{RUNTIME_PORT} && printf \"%s\\n\" \"$FLOW_CMD\" >&3 && cat <&3'; fi"
+            "if command -v nc >/dev/null 2>&1; then printf '%s\\n' \"$FLOW_CMD\" | nc {addr} {RUNTIME_PORT}; \
+             else bash -c 'exec 3<>/dev/tcp/{addr}/{RUNTIME_PORT} && printf \"%s\\n\" \"$FLOW_CMD\" >&3 && cat <&3'; fi"
         )
     }
 
-    fn connect_script(port: u16) -> String {
+    fn connect_script(addr: &str, port: u16) -> String {
         format!(
-            "if command -v nc >/dev/null 2>&1; then nc {RUNTIME_ADDR} {port} </dev/null >/dev/null; \
-             else bash -c 'exec 3<>/dev/tcp/{RUNTIME_ADDR}/{port}'; fi"
+            "if command -v nc >/dev/null 2>&1; then nc {addr} {port} </dev/null >/dev/null; \
+             else bash -c 'exec 3<>/dev/tcp/{addr}/{port}'; fi"
         )
     }
 
@@ -133,7 +135,7 @@ impl Runtime<'_> {
         debug_assert!(!line.contains('\n'));
         let (code, out) = self
             .exec(
-                sh(&Self::send_script()),
+                sh(&self.send_script()),
                 vec![format!("FLOW_CMD={line}")],
                 None,
             )
@@ -185,7 +187,7 @@ fi
 if [ -n \"$FLOW_CMD\" ]; then {{ {send}; }} || exit 1; fi
 if [ \"$FLOW_WRITE\" = 1 ]; then printf '%s' \"$FLOW_CFG\" > \"$f.tmp\" && mv -f \"$f.tmp\" \"$f\" || exit 1; fi
 echo FLOW_DONE",
-            send = Self::send_script()
+            send = self.send_script()
         );
         let mut env = vec![
             format!("FLOW_GEN={generation}"),
@@ -217,8 +219,11 @@ echo FLOW_DONE",
     pub async fn probe(&self) -> Result<Option<u32>, ProxyError> {
         let script = format!(
             "{{ {}; }} && {{ {}; }} && echo FLOW_FRONTEND_OK",
-            Self::send_script(),
-            Self::connect_script(HTTP_PORT_IN)
+            self.send_script(),
+            {
+                let (addr, port) = self.opts.http_probe();
+                Self::connect_script(&addr, port)
+            }
         );
         let (_, out) = self
             .exec(sh(&script), vec!["FLOW_CMD=show info".into()], None)
