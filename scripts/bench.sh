@@ -10,6 +10,7 @@
 # Run it on an otherwise idle machine; figures are medians over many runs. `deploy` and `switch`
 # need the test bed (scripts/testbed.sh up). Their knobs, from the environment:
 #   BENCH_CYCLES=10        deploy+proxy+stop-old cycles of `switch` (and compose recreations)
+#   ONE_RUN_CYCLES=BENCH_CYCLES  `deploy --flow=proxy --flow=stop-old` cycles (one run each)
 #   SCALE_CYCLES=3         scale +2 / scale -2 cycles of `switch`, each followed by `proxy`
 #   RELOAD_CYCLES=1        scale +4 / scale -4 cycles of `switch` (past HAProxy's pre-allocated
 #                          server slots, so a reload), measured apart; 0 skips them
@@ -272,6 +273,11 @@ compose() {
 running() { docker ps -q --filter "label=com.docker.compose.project=$1" --filter status=running | wc -l; }
 
 # Each line of stdin, prefixed with the unix time it arrived.
+# deploy, proxy and stop-old in one docker flow run, its JSON events stamped on arrival.
+one_run() { # project port release
+  flow "$1" "$2" "$3" deploy --flow=proxy --flow=stop-old --format json | stamp >"$BENCH_TMP/one-run.log"
+}
+
 stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done; }
 
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
@@ -409,7 +415,7 @@ switch_bench() {
   }
   failure_notes() { # title
     local by
-    by=$(failures_by_phase "$LOAD_DIR" | sed -E 's/ (during|after) (.*) \(?[vb]?[0-9]+\)?$/ \1 \2/' |
+    by=$(failures_by_phase "$LOAD_DIR" | sed -E 's/ (during|after) (.*) \(?[vbr]?[0-9]+\)?$/ \1 \2/' |
       awk '{ n = $1; $1 = ""; c[$0] += n } END { for (k in c) printf "    %d x%s\n", c[k], substr(k, 3) }' | sort -k3)
     [ -z "$FAIL_DETAIL$by" ] || notes+=("  $1:" "$FAIL_DETAIL" "$by")
   }
@@ -468,6 +474,36 @@ switch_bench() {
       - - "$(pct 0.5 "${cmd[@]}")" "$(pct 0.99 "${cmd[@]}")"
     failure_notes "docker flow failures while scaling past the slots"
     keep_logs reload
+  fi
+
+  # The switch in one run, `deploy --flow=proxy --flow=stop-old`: the candidate turns healthy and
+  # the proxy switches in the same process, whose shell in the proxy container was opened while
+  # the candidate started. Switch latency: from the deploy's `done` event (the candidate is
+  # healthy) to the first 200 of the new release.
+  local one=${ONE_RUN_CYCLES:-$k}
+  if [ "$one" -gt 0 ]; then
+    : >"$BENCH_TMP/phases"
+    lat=()
+    cmd=()
+    start_load "$port" onerun "$secs"
+    for c in $(seq 1 "$one"); do
+      rel=r$c
+      "$LOAD" watch --port "$port" --release "$rel" --max-seconds 120 --pause-ms 1 >"$BENCH_TMP/watch" &
+      wpid=$!
+      track "$wpid"
+      phase "deploy+proxy+stop-old $rel" one_run "$p" "$port" "$rel"
+      cmd+=("$(sub "$PHASE_T1" "$PHASE_T0")")
+      reap "$wpid" || die "users never reached $rel through the proxy"
+      read -r first polls <"$BENCH_TMP/watch"
+      healthy=$(awk '/"event":"done"/ && /"flow":"deploy"/ { print $1; exit }' "$BENCH_TMP/one-run.log")
+      [ -n "$healthy" ] || die "no deploy done event in $BENCH_TMP/one-run.log"
+      lat+=("$(awk -v f="$first" -v h="$healthy" 'BEGIN { printf "%.3f", f / 1e6 - h }')")
+    done
+    stop_load
+    row "docker flow: $one x the three in one run" "$REQUESTS" "$FAIL_CLOSE" "$FAIL_KEEP" "$KEEP_CONNS" \
+      "$(pct 0.5 "${lat[@]}")" "$(pct 0.99 "${lat[@]}")" "$(pct 0.5 "${cmd[@]}")" "$(pct 0.99 "${cmd[@]}")"
+    failure_notes "docker flow failures, one-run switches"
+    keep_logs one-run
   fi
   remove_project "$p"
 

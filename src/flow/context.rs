@@ -34,6 +34,9 @@ pub struct FlowContext {
     pub embedded_consul: Option<String>,
     pub interrupt: Interrupt,
     pub report: Reporter,
+    /// One proxy handle for every flow of this run, so its config cache and open shell serve
+    /// `deploy --flow proxy` end to end.
+    proxy: std::sync::OnceLock<Proxy>,
 }
 
 impl FlowContext {
@@ -105,11 +108,20 @@ impl FlowContext {
             embedded_consul,
             interrupt,
             report,
+            proxy: std::sync::OnceLock::new(),
         })
     }
 
     /// The proxy for this invocation, joined to the target's networks.
-    pub fn proxy(&self) -> Result<Proxy, FlowError> {
+    pub fn proxy(&self) -> Result<&Proxy, FlowError> {
+        if let Some(p) = self.proxy.get() {
+            return Ok(p);
+        }
+        let p = self.new_proxy()?;
+        Ok(self.proxy.get_or_init(|| p))
+    }
+
+    fn new_proxy(&self) -> Result<Proxy, FlowError> {
         let cert_pem = match &self.settings.proxy.cert {
             Some(path) => Some(std::fs::read(path).map_err(|e| {
                 FlowError::Invalid(format!(

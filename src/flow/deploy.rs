@@ -117,9 +117,20 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
     );
     let started = start_color(cx, next, scale, false, routes.port).await;
     let outcome = match started {
-        Ok(containers) => register_and_wait(cx, next, &containers, &routes)
-            .await
-            .map(|_| containers),
+        Ok(containers) => {
+            // While the candidate turns healthy, the proxy's Runtime API path is readied, so a
+            // `--flow proxy` in this run switches within milliseconds of health.
+            let warm = async {
+                if cx.proxy_running().await {
+                    if let Ok(p) = cx.proxy() {
+                        p.prepare().await;
+                    }
+                }
+            };
+            let (waited, ()) =
+                tokio::join!(register_and_wait(cx, next, &containers, &routes), warm);
+            waited.map(|_| containers)
+        }
         Err(e) => Err(e),
     };
     let containers = match outcome {

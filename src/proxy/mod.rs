@@ -15,6 +15,7 @@ mod lifecycle;
 mod model;
 mod render;
 mod runtime;
+mod session;
 mod template;
 pub mod validate;
 
@@ -39,6 +40,8 @@ pub struct Proxy {
     opts: ProxyOptions,
     /// The config file as this handle last wrote or read it: (generation, text).
     cache: std::sync::Mutex<Option<(u64, String)>>,
+    /// A shell open in the container for this handle's Runtime API scripts.
+    session: tokio::sync::Mutex<Option<session::Session>>,
 }
 
 impl Proxy {
@@ -47,6 +50,7 @@ impl Proxy {
             docker,
             opts,
             cache: std::sync::Mutex::new(None),
+            session: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -59,6 +63,7 @@ impl Proxy {
             docker: &self.docker,
             container: &self.opts.container,
             opts: &self.opts,
+            session: &self.session,
         }
     }
 
@@ -70,6 +75,12 @@ impl Proxy {
     }
 
     /// Makes the running proxy route as `model` says, without dropping requests.
+    /// Readies the Runtime API path (opens the shell in the container) ahead of a switch; a
+    /// failure only means the switch opens it itself.
+    pub async fn prepare(&self) {
+        self.runtime().open_session().await;
+    }
+
     pub async fn apply(&self, model: &ProxyModel) -> Result<ApplyReport, ProxyError> {
         validate::model(model)?;
         // Twice at most: a first try on the remembered file, a second on the file read back

@@ -36,6 +36,8 @@ pub(crate) struct Runtime<'a> {
     pub docker: &'a Docker,
     pub container: &'a str,
     pub opts: &'a super::ProxyOptions,
+    /// The open shell of this process, when it has one (see session.rs).
+    pub session: &'a tokio::sync::Mutex<Option<super::session::Session>>,
 }
 
 /// One server as the running HAProxy sees it (`show servers state`).
@@ -62,6 +64,41 @@ impl LiveServer {
 }
 
 impl Runtime<'_> {
+    /// Runs a shell script in the container through the open shell (opened on first use), or a
+    /// new exec when the shell cannot be opened or breaks (the proxy was recreated): a script
+    /// that broke mid-way is run again, which the scripts allow (generation check, idempotent
+    /// commands).
+    /// Opens the shell now, so that the next script does not pay for it.
+    pub async fn open_session(&self) {
+        let mut slot = self.session.lock().await;
+        if slot.is_none() {
+            *slot = super::session::Session::open(self.docker, self.container)
+                .await
+                .ok();
+        }
+    }
+
+    pub async fn script(
+        &self,
+        script: &str,
+        env: Vec<String>,
+    ) -> Result<(i64, String), ProxyError> {
+        let mut slot = self.session.lock().await;
+        if slot.is_none() {
+            *slot = super::session::Session::open(self.docker, self.container)
+                .await
+                .ok();
+        }
+        if let Some(session) = slot.as_mut() {
+            match session.run(script, &env).await {
+                Ok(done) => return Ok(done),
+                Err(_) => *slot = None,
+            }
+        }
+        drop(slot);
+        self.exec(sh(script), env, Some("0")).await
+    }
+
     /// Runs `cmd` in the container: (exit code, stdout+stderr).
     pub async fn exec(
         &self,
@@ -134,11 +171,7 @@ impl Runtime<'_> {
     pub async fn send(&self, line: &str) -> Result<String, ProxyError> {
         debug_assert!(!line.contains('\n'));
         let (code, out) = self
-            .exec(
-                sh(&self.send_script()),
-                vec![format!("FLOW_CMD={line}")],
-                None,
-            )
+            .script(&self.send_script(), vec![format!("FLOW_CMD={line}")])
             .await?;
         if code != 0 || out.is_empty() {
             return Err(ProxyError::Runtime {
@@ -197,7 +230,7 @@ echo FLOW_DONE",
         if write {
             env.push(format!("FLOW_CFG={}", config.unwrap_or_default()));
         }
-        let (code, out) = self.exec(sh(&script), env, Some("0")).await?;
+        let (code, out) = self.script(&script, env).await?;
         if out.lines().any(|l| l == "FLOW_STALE") {
             return Ok(Switch::Stale);
         }
@@ -226,7 +259,7 @@ echo FLOW_DONE",
             }
         );
         let (_, out) = self
-            .exec(sh(&script), vec!["FLOW_CMD=show info".into()], None)
+            .script(&script, vec!["FLOW_CMD=show info".into()])
             .await?;
         if !out.contains("FLOW_FRONTEND_OK") {
             return Ok(None);
