@@ -188,6 +188,31 @@ impl FlowContext {
     }
 }
 
+impl FlowContext {
+    /// Runs `work` holding the proxy's Consul lock: reading the proxy's picture from Consul,
+    /// applying it and recording the outcome are one step across every service on that proxy.
+    pub async fn proxy_locked<T, F, Fut>(&self, work: F) -> Result<T, FlowError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, FlowError>>,
+    {
+        let holder = registry::holder_text(&format!("{} on the proxy", self.service));
+        let lock = self
+            .consul
+            .lock_proxy(
+                &self.settings.proxy.name,
+                &holder,
+                self.settings.lock_timeout,
+            )
+            .await?;
+        let result = work().await;
+        let released = lock.release().await;
+        let value = result?;
+        released?;
+        Ok(value)
+    }
+}
+
 /// The engine the proxy (and the embedded Consul) run on: --proxy-context, --proxy-docker-host,
 /// else the services' own engine.
 async fn proxy_engine(

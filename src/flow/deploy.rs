@@ -185,8 +185,12 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         .await?;
     if new_state.live.is_some() && cx.proxy_running().await {
         // Users stay where they are; the candidate becomes reachable with the preview header.
-        let desired = super::model::build(cx, &new_state).await?;
-        cx.proxy()?.apply(&desired).await?;
+        cx.proxy_locked(|| async {
+            let desired = super::model::build(cx, &new_state).await?;
+            cx.proxy()?.apply(&desired).await?;
+            Ok(())
+        })
+        .await?;
     }
     let message = if in_place && state.live.is_some() {
         format!("{next} was replaced in place and is healthy ({scale} instance(s))")

@@ -62,10 +62,6 @@ async fn rollback(cx: &FlowContext) -> Result<(), FlowError> {
     new_state.live = Some(previous);
     new_state.candidate = None;
     new_state.scale = Some(started.len() as u32);
-    let desired = model::build(cx, &new_state).await?;
-    let proxy = cx.proxy()?;
-    proxy.ensure(&desired).await?;
-    proxy.apply(&desired).await?;
     new_state.history.push(Release {
         color: previous,
         image: started.first().map(|c| c.image.clone()).unwrap_or_default(),
@@ -74,9 +70,17 @@ async fn rollback(cx: &FlowContext) -> Result<(), FlowError> {
         event: "rolled-back".into(),
         at: now(),
     });
-    cx.consul
-        .write_state(&cx.service, &new_state, &version)
-        .await?;
+    cx.proxy_locked(|| async {
+        let desired = model::build(cx, &new_state).await?;
+        let proxy = cx.proxy()?;
+        proxy.ensure(&desired).await?;
+        proxy.apply(&desired).await?;
+        cx.consul
+            .write_state(&cx.service, &new_state, &version)
+            .await?;
+        Ok(())
+    })
+    .await?;
     // Users are on the previous release now; the rolled-back one drains and stops.
     super::deploy::stop_color(cx, FLOW, live, &observed.running(live))
         .await

@@ -95,13 +95,18 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
     if is_live || state.live.is_none() {
         new_state.scale = Some(wanted);
     }
-    if is_live && cx.proxy_running().await {
-        let desired = model::build(cx, &new_state).await?;
-        cx.proxy()?.apply(&desired).await?;
-    }
-    cx.consul
-        .write_state(&cx.service, &new_state, &version)
-        .await?;
+    let proxied = is_live && cx.proxy_running().await;
+    cx.proxy_locked(|| async {
+        if proxied {
+            let desired = model::build(cx, &new_state).await?;
+            cx.proxy()?.apply(&desired).await?;
+        }
+        cx.consul
+            .write_state(&cx.service, &new_state, &version)
+            .await?;
+        Ok(())
+    })
+    .await?;
     cx.report.done(
         FLOW,
         &cx.service,

@@ -74,15 +74,6 @@ async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
         );
         return Ok(());
     }
-    let desired = model::build(cx, &new_state).await?;
-    let proxy = cx.proxy()?;
-    cx.report.step(
-        FLOW,
-        &cx.service,
-        &format!("ensuring the proxy {} runs", cx.settings.proxy.name),
-    );
-    proxy.ensure(&desired).await?;
-    let report = proxy.apply(&desired).await?;
     if state.live != Some(to) {
         new_state.history.push(Release {
             color: to,
@@ -97,8 +88,22 @@ async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
             at: now(),
         });
     }
-    cx.consul
-        .write_state(&cx.service, &new_state, &version)
+    let report = cx
+        .proxy_locked(|| async {
+            let desired = model::build(cx, &new_state).await?;
+            let proxy = cx.proxy()?;
+            cx.report.step(
+                FLOW,
+                &cx.service,
+                &format!("ensuring the proxy {} runs", cx.settings.proxy.name),
+            );
+            proxy.ensure(&desired).await?;
+            let report = proxy.apply(&desired).await?;
+            cx.consul
+                .write_state(&cx.service, &new_state, &version)
+                .await?;
+            Ok(report)
+        })
         .await?;
     let how = if report.reloaded {
         "with a seamless reload"
@@ -125,10 +130,14 @@ async fn reconcile(cx: &FlowContext) -> Result<(), FlowError> {
             cx.service
         )));
     }
-    let desired = model::build(cx, &state).await?;
-    let proxy = cx.proxy()?;
-    proxy.ensure(&desired).await?;
-    let fixed = proxy.reconcile(&desired).await?;
+    let fixed = cx
+        .proxy_locked(|| async {
+            let desired = model::build(cx, &state).await?;
+            let proxy = cx.proxy()?;
+            proxy.ensure(&desired).await?;
+            Ok(proxy.reconcile(&desired).await?)
+        })
+        .await?;
     if fixed.is_empty() {
         cx.report.done(
             FLOW,

@@ -189,7 +189,7 @@ pub(crate) fn render_full(
             opts.https_listen()
         );
     }
-    for svc in &model.services {
+    for svc in by_specificity(&model.services) {
         let _ = writeln!(out, "    # service {}", svc.name);
         if let Some(lines) = folded.get(svc.name.as_str()) {
             for l in lines {
@@ -263,6 +263,37 @@ pub(crate) fn render_full(
     }
     out.push_str(&extra_sections);
     Ok(Rendered { text: out, slots })
+}
+
+/// The order of the services' rules in the main frontend, where the first matching rule wins:
+/// templates first (the user wrote their rules), then the most specific routes — exact hosts
+/// before wildcards before any host, exact paths before prefixes (longest first) before regexes
+/// before `/` and before no path — so `/demo/api` is not shadowed by `/demo`, nor `api.example.com` by
+/// `*.example.com`, whatever order the services were deployed in.
+fn by_specificity(services: &[ServiceModel]) -> Vec<&ServiceModel> {
+    let rank = |s: &ServiceModel| {
+        let r = &s.routes;
+        let host = if r.domains.iter().any(|d| !d.starts_with('*')) {
+            2
+        } else {
+            u8::from(!r.domains.is_empty())
+        };
+        let (path, len) = match (r.paths.is_empty(), r.path_type) {
+            (true, _) => (0, 0),
+            (false, PathType::Exact) => (3, 0),
+            (false, PathType::Prefix) => match r.paths.iter().map(String::len).max() {
+                // `/` catches every path: after everything, regexes included.
+                Some(len) if len > 1 => (2, len),
+                _ => (1, 0),
+            },
+            (false, PathType::Regex) => (1, 1),
+        };
+        std::cmp::Reverse((s.template.is_some(), host, path, len))
+    };
+    let mut v: Vec<&ServiceModel> = services.iter().collect();
+    // Stable: equally specific services keep the model's (name) order.
+    v.sort_by_key(|s| rank(s));
+    v
 }
 
 /// Writes the service's ACL lines; returns the condition terms a `use_backend` needs (ANDed).
@@ -483,6 +514,37 @@ mod tests {
 
     fn opts() -> ProxyOptions {
         ProxyOptions::default()
+    }
+
+    #[test]
+    fn more_specific_routes_come_first_whatever_the_deploy_order() {
+        let route = |name: &str, paths: &[&str], domains: &[&str], t: PathType| {
+            let mut s = svc(name, Color::Blue);
+            s.routes.paths = paths.iter().map(|p| p.to_string()).collect();
+            s.routes.domains = domains.iter().map(|d| d.to_string()).collect();
+            s.routes.path_type = t;
+            s
+        };
+        let model = ProxyModel {
+            services: vec![
+                route("a-root", &["/"], &[], PathType::Prefix),
+                route("b-demo", &["/demo"], &[], PathType::Prefix),
+                route("c-api", &["/demo/api"], &[], PathType::Prefix),
+                route("d-wild", &[], &["*.example.com"], PathType::Prefix),
+                route("e-host", &[], &["api.example.com"], PathType::Prefix),
+                route("f-exact", &["/demo"], &[], PathType::Exact),
+                route("g-regex", &["^/v[0-9]+/"], &[], PathType::Regex),
+            ],
+        };
+        let cfg = render(&model, &opts()).unwrap();
+        let order: Vec<&str> = cfg
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("# service "))
+            .collect();
+        assert_eq!(
+            order,
+            ["e-host", "d-wild", "f-exact", "c-api", "b-demo", "g-regex", "a-root"]
+        );
     }
 
     #[test]

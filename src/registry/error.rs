@@ -87,11 +87,13 @@ pub enum RegistryError {
         detail: String,
     },
 
-    /// The service's lock is held by another command.
-    #[error("\"{service}\" is locked by another docker flow command ({holder}), held in Consul at {address} as docker-flow/{service}/.lock; waited {} s: wait for it to finish and retry (the lock of a killed command expires within {} s)", .waited.as_secs_f32().ceil(), crate::registry::SESSION_TTL.as_secs() * 2)]
+    /// The service's (or the proxy's) lock is held by another command.
+    #[error("{what} is locked by another docker flow command ({holder}), held in Consul at {address} as {key}; waited {} s: wait for it to finish and retry (the lock of a killed command expires within {} s)", .waited.as_secs_f32().ceil(), crate::registry::SESSION_TTL.as_secs() * 2)]
     Locked {
         address: String,
-        service: String,
+        /// `"<service>"` or `the proxy <name>`.
+        what: String,
+        key: String,
         holder: String,
         waited: Duration,
     },

@@ -16,7 +16,7 @@ use serde_json::json;
 use super::client::{Body, Consul, REQUEST_TIMEOUT};
 use super::error::RegistryError;
 use super::kv::{op, Block, TxnOutcome};
-use super::state::{keys, state_key, validate_service};
+use super::state::{keys, state_key, validate_service, ROOT};
 
 /// Session TTL. Consul invalidates an unrenewed session after up to twice this.
 pub const SESSION_TTL: Duration = Duration::from_secs(15);
@@ -152,8 +152,34 @@ impl Consul {
     ) -> Result<Lock, RegistryError> {
         validate_service(service)?;
         let key = state_key(service, keys::LOCK);
+        self.lock_key(&format!("\"{service}\""), key, holder, wait)
+            .await
+    }
+
+    /// The lock of one proxy container, held while a flow builds its config from Consul, applies
+    /// it and records the result: two services switching at once on one proxy must not each
+    /// apply a picture that misses the other's change. Under `docker-flow/.proxy/` (no service
+    /// name starts with a dot, so it is never read as a service).
+    pub async fn lock_proxy(
+        &self,
+        proxy: &str,
+        holder: &str,
+        wait: Duration,
+    ) -> Result<Lock, RegistryError> {
+        let key = format!("{ROOT}/.proxy/{proxy}/{}", keys::LOCK);
+        self.lock_key(&format!("the proxy {proxy}"), key, holder, wait)
+            .await
+    }
+
+    async fn lock_key(
+        &self,
+        what: &str,
+        key: String,
+        holder: &str,
+        wait: Duration,
+    ) -> Result<Lock, RegistryError> {
         let session = self.create_session(&key).await?;
-        match self.acquire(service, &key, &session, holder, wait).await {
+        match self.acquire(what, &key, &session, holder, wait).await {
             Ok(()) => {
                 let lost = Arc::new(AtomicBool::new(false));
                 let renew =
@@ -206,7 +232,7 @@ impl Consul {
 
     async fn acquire(
         &self,
-        service: &str,
+        what: &str,
         key: &str,
         session: &str,
         holder: &str,
@@ -214,10 +240,10 @@ impl Consul {
     ) -> Result<(), RegistryError> {
         let start = Instant::now();
         let deadline = start + wait;
-        let what = format!("locking {key}");
+        let doing = format!("locking {key}");
         loop {
             if self
-                .kv_put_session(key, holder.as_bytes(), "acquire", session, &what)
+                .kv_put_session(key, holder.as_bytes(), "acquire", session, &doing)
                 .await?
             {
                 return Ok(());
@@ -242,7 +268,8 @@ impl Consul {
                 };
                 return Err(RegistryError::Locked {
                     address: self.address.to_string(),
-                    service: service.to_string(),
+                    what: what.to_string(),
+                    key: key.to_string(),
                     holder,
                     waited: start.elapsed(),
                 });
