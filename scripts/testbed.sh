@@ -291,14 +291,17 @@ images_up() {
   cp "$ROOT/images/consul/Dockerfile" "$ctx/consul/"
   build_image "$ctx/consul" "$CONSUL_IMAGE"
 
-  # Engine b runs the demo too: the services live there when the proxy is on engine a.
-  local id
-  id=$(docker image inspect -f '{{.Id}}' "$DEMO_IMAGE:$VERSION")
-  if [ "$(docker -H "unix://$ENGINE_B_SOCK" image inspect -f '{{.Id}}' "$DEMO_IMAGE:$VERSION" 2>/dev/null)" != "$id" ]; then
-    log "engine b: loading $DEMO_IMAGE:$VERSION"
-    docker save "$DEMO_IMAGE:$VERSION" "$DEMO_IMAGE:latest" | docker -H "unix://$ENGINE_B_SOCK" load -q >/dev/null ||
-      die "loading $DEMO_IMAGE into engine b failed"
-  fi
+  # Engine b has the demo and the proxy too: the tests put the services on one engine and the
+  # proxy on the other, both ways.
+  local image id
+  for image in "$DEMO_IMAGE:$VERSION" "$DEMO_IMAGE:latest" "$HAPROXY_IMAGE"; do
+    id=$(docker image inspect -f '{{.Id}}' "$image")
+    if [ "$(docker -H "unix://$ENGINE_B_SOCK" image inspect -f '{{.Id}}' "$image" 2>/dev/null)" != "$id" ]; then
+      log "engine b: loading $image"
+      docker save "$image" | docker -H "unix://$ENGINE_B_SOCK" load -q >/dev/null ||
+        die "loading $image into engine b failed"
+    fi
+  done
 }
 
 # A static busybox as /bin/sh and the usual tools, plus the files a user lookup needs.

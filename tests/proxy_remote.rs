@@ -112,3 +112,74 @@ fn the_proxy_on_another_engine_routes_to_published_ports() {
         || (tour.release().as_deref() == Some("v2")).then_some(()),
     );
 }
+
+/// The other way round, with the original's flags: services on engine a, the proxy on engine b
+/// reached over TCP with TLS (`--proxy-docker-host` + `--proxy-docker-cert-path`).
+#[test]
+fn the_proxy_on_a_tls_engine_given_by_host_and_cert_path() {
+    let bed = bed();
+    let tour = Tour::new(true);
+    let b = bed.engine_b_host.clone();
+    // Tour's own cleanup removes the proxy from engine a; this one is on engine b.
+    struct ProxyOnB(String);
+    impl Drop for ProxyOnB {
+        fn drop(&mut self) {
+            let _ = docker(&["-H", &common::bed().engine_b_host, "rm", "-f", &self.0]);
+        }
+    }
+    let _proxy = ProxyOnB(tour.proxy.clone());
+    let certs = bed.tls_dir.to_str().unwrap();
+    let env = [
+        ("FLOW_PROXY_DOCKER_HOST", bed.engine_b_tls_host.as_str()),
+        ("FLOW_PROXY_DOCKER_CERT_PATH", certs),
+    ];
+    let with = |extra: (&'static str, &'static str)| {
+        let mut v = env.to_vec();
+        v.push(extra);
+        v
+    };
+    tour.ok(&with(("RELEASE", "v1")), &["deploy", "--flow=proxy"]);
+    assert_eq!(tour.release().as_deref(), Some("v1"));
+    let on_b = docker_ok(&[
+        "-H",
+        &b,
+        "inspect",
+        "-f",
+        "{{.HostConfig.NetworkMode}}",
+        &tour.proxy,
+    ]);
+    assert_eq!(on_b.trim(), "host");
+    assert!(
+        !docker(&["inspect", &tour.proxy]).status.success(),
+        "no proxy on the services' engine"
+    );
+    assert_eq!(tour.running("app-blue-"), 1);
+
+    tour.ok(
+        &with(("RELEASE", "v2")),
+        &["deploy", "--flow=proxy", "--flow=stop-old"],
+    );
+    assert_eq!(tour.release().as_deref(), Some("v2"));
+
+    // A wrong certificate directory is refused before anything changes.
+    let before = tour.containers();
+    let empty = tempfile::tempdir().unwrap();
+    let out = tour.flow(
+        &[
+            ("FLOW_PROXY_DOCKER_HOST", bed.engine_b_tls_host.as_str()),
+            (
+                "FLOW_PROXY_DOCKER_CERT_PATH",
+                empty.path().to_str().unwrap(),
+            ),
+            ("RELEASE", "v3"),
+        ],
+        &["deploy"],
+    );
+    let text = common::tour::both(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("proxy engine") && text.contains("--proxy-docker-cert-path"),
+        "{text}"
+    );
+    assert_eq!(tour.containers(), before, "nothing changed: {text}");
+}

@@ -232,6 +232,14 @@ async fn proxy_engine(
     if g.context.is_none() {
         g.host = p.docker_host.clone();
         if let Some(certs) = &p.docker_cert_path {
+            for f in ["ca.pem", "cert.pem", "key.pem"] {
+                if let Err(e) = std::fs::metadata(certs.join(f)) {
+                    return Err(FlowError::Invalid(format!(
+                        "proxy engine: {} cannot be read ({e}): --proxy-docker-cert-path (FLOW_PROXY_DOCKER_CERT_PATH, proxy_docker_cert_path in docker-flow.yml) names a directory holding ca.pem, cert.pem and key.pem",
+                        certs.join(f).display()
+                    )));
+                }
+            }
             g.tlsverify = true;
             g.tlscacert = Some(certs.join("ca.pem"));
             g.tlscert = Some(certs.join("cert.pem"));
