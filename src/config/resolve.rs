@@ -434,36 +434,36 @@ fn proxy(cli: &FlowArgs, l: &Layers) -> Result<ProxySettings, ConfigError> {
     let mut service_paths = Vec::new();
     if let Some((items, origin)) = l.list(SERVICE_PATH, &cli.service_paths)? {
         for p in items {
-            let ok = if path_type == PathType::Regex {
-                !p.is_empty()
-            } else {
-                p.starts_with('/')
-            } && !p.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !ok {
-                return Err(ConfigError::invalid(
+            // The proxy's own check (one rule for config and render): no CR/LF, space, `#`,
+            // quote or backslash can reach the HAProxy config.
+            crate::proxy::validate::path(&p, path_type).map_err(|e| {
+                ConfigError::invalid(
                     "service path",
                     &p,
                     &origin,
-                    "expected a path starting with / (or a regex with --path-type=regex), without spaces",
-                ));
-            }
+                    format!(
+                        "expected a path starting with / (or a regex with --path-type=regex): {}",
+                        e.reason()
+                    ),
+                )
+            })?;
             service_paths.push(p);
         }
     }
     let mut service_domains = Vec::new();
     if let Some((items, origin)) = l.list(SERVICE_DOMAIN, &cli.service_domains)? {
         for d in items {
-            let ok = !d.is_empty()
-                && d.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | '_'));
-            if !ok {
-                return Err(ConfigError::invalid(
+            crate::proxy::validate::domain(&d).map_err(|e| {
+                ConfigError::invalid(
                     "service domain",
                     &d,
                     &origin,
-                    "expected a host name such as example.com or *.example.com",
-                ));
-            }
+                    format!(
+                        "expected a host name such as example.com or *.example.com: {}",
+                        e.reason()
+                    ),
+                )
+            })?;
             service_domains.push(d);
         }
     }
