@@ -97,3 +97,38 @@ pub fn template_from_settings(cx: &FlowContext) -> Result<Option<Template>, Flow
         }
     })
 }
+
+/// The template the settings name, read and trial-rendered (parse, functions, sections); the
+/// error names the file and the option it came from. Also reads `--proxy-cert`.
+pub fn check_template(cx: &FlowContext) -> Result<(), FlowError> {
+    let proxy = cx.proxy()?;
+    let Some(template) = template_from_settings(cx)? else {
+        return Ok(());
+    };
+    let p = &cx.settings.proxy;
+    let shown = |f: &Option<std::path::PathBuf>| {
+        f.as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_default()
+    };
+    let (spec, named) = match template {
+        Template::Single(text) => (
+            TemplateSpec::Single(text),
+            format!("{} (--consul-template-path)", shown(&p.template)),
+        ),
+        Template::Pair { fe, be } => (
+            TemplateSpec::Pair { fe, be },
+            format!(
+                "{} and {} (--consul-template-fe-path, --consul-template-be-path)",
+                shown(&p.template_fe),
+                shown(&p.template_be)
+            ),
+        ),
+    };
+    crate::proxy::check_template(&cx.service, &spec, proxy.options()).map_err(|e| {
+        FlowError::Invalid(format!(
+            "the template {named} cannot be used: {}; nothing was changed",
+            e.reason()
+        ))
+    })
+}
