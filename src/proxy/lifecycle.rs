@@ -13,8 +13,8 @@ use bollard::{
     },
     query_parameters::{
         CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-        DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder,
-        UploadToContainerOptionsBuilder,
+        DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
+        RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
     },
 };
 use futures_util::StreamExt;
@@ -53,9 +53,26 @@ impl Proxy {
         match info {
             None => {
                 self.create(model).await?;
+                if let Err(e) = self.wait_ready(None).await {
+                    // A proxy that never served (a template rendering a config HAProxy refuses)
+                    // is removed again: the flow leaves no broken container behind.
+                    let alerts = self.alerts().await;
+                    let _ = self
+                        .docker
+                        .remove_container(
+                            name,
+                            Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+                        )
+                        .await;
+                    return Err(match alerts {
+                        Some(why) => ProxyError::InvalidConfig(why),
+                        None => e,
+                    });
+                }
                 did.push(format!(
                     "proxy container {name} created with the full config"
                 ));
+                return Ok(did);
             }
             Some(info) => {
                 let joined: Vec<String> = info
@@ -183,6 +200,26 @@ impl Proxy {
                 "connect {} to network {net}",
                 self.opts.container
             )))
+    }
+
+    /// HAProxy's `[ALERT]` lines from the container's log (why it did not start), if any.
+    async fn alerts(&self) -> Option<String> {
+        let opts = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail("50")
+            .build();
+        let mut s = self.docker.logs(&self.opts.container, Some(opts));
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = s.next().await {
+            text.push_str(&chunk.to_string());
+        }
+        let alerts: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.contains("[ALERT]"))
+            .collect();
+        (!alerts.is_empty()).then(|| alerts.join(" | "))
     }
 
     /// Writes one file into the config directory, owned by HAProxy's user.
