@@ -9,7 +9,7 @@ mod common;
 use std::process::Output;
 
 use common::tour::{both, Tour};
-use common::{bed, curl, docker_ok};
+use common::{bed, curl, docker_ok, stderr};
 
 /// One bad input. `{svc}` in needles and kv keys becomes the service (`<project>-app`).
 struct Case {
@@ -574,4 +574,67 @@ fn every_bad_input_exits_2_naming_its_source_and_changes_nothing() {
     }
     println!("{} cases, {} failed", cases.len(), failures.len());
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+/// The proxy's config file as the container holds it.
+fn proxy_config(tour: &Tour) -> String {
+    docker_ok(&[
+        "exec",
+        &tour.proxy,
+        "cat",
+        "/usr/local/etc/haproxy/haproxy.cfg",
+    ])
+}
+
+/// A template that parses but renders a config HAProxy refuses (only `haproxy -c` can tell):
+/// exit 2 naming the file, Consul unchanged; with no proxy yet none is left behind, with a
+/// running one its config stays and it keeps serving.
+#[test]
+fn a_template_haproxy_refuses_changes_nothing() {
+    let tour = Tour::new(false);
+    std::fs::write(
+        tour.dir.path().join("invalid.tmpl"),
+        "backend flow-bogus\n  bogus_keyword 1\n",
+    )
+    .unwrap();
+    let bad = [
+        "proxy",
+        "--target=app",
+        "--consul-template-path=invalid.tmpl",
+    ];
+    let check = |out: &Output| {
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{}", both(out));
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("docker flow:"))
+            .unwrap_or_default();
+        for want in ["invalid.tmpl", "--consul-template-path", "bogus_keyword"] {
+            assert!(line.contains(want), "{want:?} not in {line:?}");
+        }
+    };
+    tour.ok(&[], &["deploy", "--target=app", "--service-path=/demo"]);
+
+    // No proxy yet: it would be created with the refused config; it is removed again.
+    let before = footprint(&tour);
+    let out = tour.flow(&[], &bad);
+    check(&out);
+    let after = footprint(&tour);
+    assert_eq!(after.kv, before.kv, "Consul changed");
+    assert_eq!(after.proxy, "", "a proxy container was left behind");
+
+    // A running proxy keeps its config and serves.
+    tour.ok(&[], &["proxy", "--target=app"]);
+    assert_eq!(tour.release().as_deref(), Some("v1"));
+    let before = footprint(&tour);
+    let config = proxy_config(&tour);
+    let out = tour.flow(&[], &bad);
+    check(&out);
+    assert_eq!(footprint(&tour), before, "something changed");
+    assert_eq!(proxy_config(&tour), config, "the proxy's config changed");
+    assert_eq!(tour.release().as_deref(), Some("v1"));
+    println!(
+        "refused template: {}",
+        stderr(&out).lines().last().unwrap_or_default()
+    );
 }

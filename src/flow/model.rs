@@ -105,30 +105,32 @@ pub fn check_template(cx: &FlowContext) -> Result<(), FlowError> {
     let Some(template) = template_from_settings(cx)? else {
         return Ok(());
     };
+    let spec = match template {
+        Template::Single(text) => TemplateSpec::Single(text),
+        Template::Pair { fe, be } => TemplateSpec::Pair { fe, be },
+    };
+    crate::proxy::check_template(&cx.service, &spec, proxy.options())
+        .map_err(|e| template_error(cx, &e.reason()))
+}
+
+/// A bad template given in the settings, as an error naming its file(s) and option(s).
+pub fn template_error(cx: &FlowContext, why: &str) -> FlowError {
     let p = &cx.settings.proxy;
     let shown = |f: &Option<std::path::PathBuf>| {
         f.as_ref()
             .map(|f| f.display().to_string())
             .unwrap_or_default()
     };
-    let (spec, named) = match template {
-        Template::Single(text) => (
-            TemplateSpec::Single(text),
-            format!("{} (--consul-template-path)", shown(&p.template)),
-        ),
-        Template::Pair { fe, be } => (
-            TemplateSpec::Pair { fe, be },
-            format!(
-                "{} and {} (--consul-template-fe-path, --consul-template-be-path)",
-                shown(&p.template_fe),
-                shown(&p.template_be)
-            ),
-        ),
+    let named = if p.template.is_some() {
+        format!("{} (--consul-template-path)", shown(&p.template))
+    } else {
+        format!(
+            "{} and {} (--consul-template-fe-path, --consul-template-be-path)",
+            shown(&p.template_fe),
+            shown(&p.template_be)
+        )
     };
-    crate::proxy::check_template(&cx.service, &spec, proxy.options()).map_err(|e| {
-        FlowError::Invalid(format!(
-            "the template {named} cannot be used: {}; nothing was changed",
-            e.reason()
-        ))
-    })
+    FlowError::Invalid(format!(
+        "the template {named} cannot be used: {why}; nothing was changed"
+    ))
 }
