@@ -13,6 +13,8 @@
 mod error;
 mod lifecycle;
 mod model;
+#[cfg(test)]
+mod proptests;
 mod render;
 mod runtime;
 mod template;
