@@ -9,9 +9,9 @@ use super::file::FileConfig;
 use super::options::*;
 use super::sources::{parse_bool, parse_duration, parse_port, Layers, Opt};
 use super::{
-    ConsulSettings, FlowName, ProxySettings, ScaleSpec, Secret, Settings, DEFAULT_CONSUL_IMAGE,
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_FILE, DEFAULT_LOCK_TIMEOUT, DEFAULT_PROXY_IMAGE,
-    DEFAULT_PROXY_NAME,
+    ConsulSettings, FlowName, Origins, ProxySettings, ScaleSpec, Secret, Settings,
+    DEFAULT_CONSUL_IMAGE, DEFAULT_DRAIN_TIMEOUT, DEFAULT_FILE, DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_PROXY_IMAGE, DEFAULT_PROXY_NAME,
 };
 use crate::cli::{ComposeArgs, FlowArgs, Format};
 use crate::release::PathType;
@@ -30,8 +30,13 @@ pub fn resolve(
         .map(|f| f.as_str())
         .collect();
 
+    let mut origins = Origins::default();
     let target = match l.text(TARGET, cli.target.as_deref())? {
-        Some((t, origin)) => service_name("target", t, &origin)?,
+        Some((t, origin)) => {
+            let name = service_name("target", t, &origin)?;
+            origins.target = Some(origin);
+            name
+        }
         None if needs_target.is_empty() => String::new(),
         None => {
             return Err(ConfigError::Missing {
@@ -43,6 +48,7 @@ pub fn resolve(
     };
     let side_targets = match l.list(SIDE_TARGETS, &cli.side_targets)? {
         Some((items, origin)) => {
+            origins.side_targets = Some(origin.clone());
             let mut out = Vec::new();
             for item in items {
                 let name = service_name("side target", item, &origin)?;
@@ -123,7 +129,8 @@ pub fn resolve(
         )?,
     };
 
-    let proxy = proxy(cli, &l)?;
+    let (proxy, template_origin) = proxy(cli, &l)?;
+    origins.template = template_origin;
 
     let health_path = l
         .parsed(
@@ -209,6 +216,7 @@ pub fn resolve(
         reconcile: false,
         format,
         config_file: file.map(|f| PathBuf::from(&f.name)),
+        origins,
     })
 }
 
@@ -413,7 +421,8 @@ fn consul_address(cli: &FlowArgs, l: &Layers) -> Result<Option<String>, ConfigEr
         .map_err(|e| ConfigError::invalid("Consul address", &addr, &origin, e))
 }
 
-fn proxy(cli: &FlowArgs, l: &Layers) -> Result<ProxySettings, ConfigError> {
+/// The proxy's settings, and where its template (or the frontend one of the pair) came from.
+fn proxy(cli: &FlowArgs, l: &Layers) -> Result<(ProxySettings, Option<Source>), ConfigError> {
     let port = |o: Opt, flag: &Option<String>| -> Result<Option<(u16, Source)>, ConfigError> {
         l.parsed(o, flag.as_deref(), "port", parse_port)
     };
@@ -536,7 +545,11 @@ fn proxy(cli: &FlowArgs, l: &Layers) -> Result<ProxySettings, ConfigError> {
         _ => {}
     }
 
-    Ok(ProxySettings {
+    let template_origin = template
+        .as_ref()
+        .or(fe.as_ref())
+        .map(|(_, origin)| origin.clone());
+    let settings = ProxySettings {
         host: l
             .text(PROXY_HOST, cli.proxy_host.as_deref())?
             .map(|(h, origin)| non_empty("proxy host", h, &origin, "expected a host name or URL"))
@@ -595,5 +608,6 @@ fn proxy(cli: &FlowArgs, l: &Layers) -> Result<ProxySettings, ConfigError> {
         template_fe: fe.map(|t| t.0),
         template_be: be.map(|t| t.0),
         cert: cert.map(|p| p.0),
-    })
+    };
+    Ok((settings, template_origin))
 }
