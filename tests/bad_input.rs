@@ -93,12 +93,12 @@ fn cases() -> Vec<Case> {
         case(
             "flag target not a service",
             &["deploy", "--target=nosuch"],
-            &["target \"nosuch\""],
+            &["target \"nosuch\" (from --target flag)"],
         ),
         case(
             "flag side target not a service",
             &["deploy", "--target=app", "--side-target=nosuch"],
-            &["side target \"nosuch\""],
+            &["side target \"nosuch\" (from --side-target flag)"],
         ),
         case(
             "flag unknown flow",
@@ -240,6 +240,12 @@ fn cases() -> Vec<Case> {
         )
         .files(&[("docker-flow.yml", "consul_token: s3cr3t\n")]),
         case(
+            "yml target not a service",
+            &["deploy"],
+            &["target \"nosuch\" (from docker-flow.yml key target)"],
+        )
+        .files(&[("docker-flow.yml", "target: nosuch\n")]),
+        case(
             "yml unknown flow",
             &["--target=app"],
             &["docker-flow.yml key flow"],
@@ -290,7 +296,12 @@ fn cases() -> Vec<Case> {
             &["deploy", "--target=app", "--compose-path=nope.yaml"],
             &["nope.yaml"],
         ),
-        case("compose missing target", DEPLOY, &["target \"app\""]).files(&[(
+        case(
+            "compose missing target",
+            DEPLOY,
+            &["target \"app\" (from --target flag)"],
+        )
+        .files(&[(
             "compose.yaml",
             "services:\n  web:\n    image: ${DEMO_IMAGE}\n",
         )]),
@@ -385,6 +396,27 @@ fn cases() -> Vec<Case> {
             &["bad.tmpl", "global"],
         )
         .files(&[("bad.tmpl", "global\n  maxconn 1\n")]),
+        case(
+            "template from env, unknown function",
+            &["deploy", "--target=app", "--flow=proxy"],
+            &["bad.tmpl", "FLOW_CONSUL_TEMPLATE_PATH", "nosuch"],
+        )
+        .env(&[("FLOW_CONSUL_TEMPLATE_PATH", "bad.tmpl")])
+        .files(&[("bad.tmpl", "backend x\n  {{ nosuch }}\n")]),
+        case(
+            "consul broken template",
+            &["proxy", "--target=app"],
+            &["docker-flow/{svc}/template", "nosuch"],
+        )
+        .kv(&[
+            ("color", "blue"),
+            ("scale", "1"),
+            (
+                "routes",
+                "{\"paths\":[\"/demo\"],\"domains\":[],\"port\":8080}",
+            ),
+            ("template", "{\"single\":\"backend b\\n  {{ nosuch }}\\n\"}"),
+        ]),
         case(
             "template env half pair",
             DEPLOY,
@@ -562,12 +594,12 @@ fn every_bad_input_exits_2_naming_its_source_and_changes_nothing() {
             .flat_map(|h| h.join().expect("a case runner panicked"))
             .collect()
     });
-    println!("{:<34} {:>4}  first line of the error", "case", "exit");
+    println!("{:<38} {:>4}  first line of the error", "case", "exit");
     let mut failures = Vec::new();
     for (c, (code, first, wrong)) in cases.iter().zip(&results) {
         let mark = if wrong.is_empty() { "" } else { "  <-- FAIL" };
         let code = code.map_or("-".to_string(), |c| c.to_string());
-        println!("{:<34} {code:>4}  {first}{mark}", c.name);
+        println!("{:<38} {code:>4}  {first}{mark}", c.name);
         if !wrong.is_empty() {
             failures.push(format!("{}: {}", c.name, wrong.join("; ")));
         }

@@ -55,6 +55,12 @@ pub async fn build(cx: &FlowContext, state: &ReleaseState) -> Result<ProxyModel,
             Template::Single(text) => TemplateSpec::Single(text),
             Template::Pair { fe, be } => TemplateSpec::Pair { fe, be },
         });
+        let p = &cx.settings.proxy;
+        let given_now = name == cx.service && (p.template.is_some() || p.template_fe.is_some());
+        if let (Some(spec), false) = (&template, given_now) {
+            // As Consul holds it: a broken one is an error naming its key.
+            stored_template_ok(&name, spec)?;
+        }
         services.push(ServiceModel {
             name,
             live,
@@ -64,6 +70,20 @@ pub async fn build(cx: &FlowContext, state: &ReleaseState) -> Result<ProxyModel,
         });
     }
     Ok(ProxyModel { services })
+}
+
+/// A template read from Consul renders (parses, known functions, allowed sections); else an
+/// error naming its key.
+fn stored_template_ok(service: &str, spec: &TemplateSpec) -> Result<(), FlowError> {
+    crate::proxy::check_template(service, spec, &crate::proxy::ProxyOptions::default()).map_err(
+        |e| {
+            let key = crate::registry::state_key(service, "template");
+            FlowError::Invalid(format!(
+                "{key} holds a template that cannot be used: {}; give the service a working one with `docker flow proxy --consul-template-path FILE`, or delete it with `consul kv delete {key}`",
+                e.reason()
+            ))
+        },
+    )
 }
 
 /// The template the settings name, read now so that Consul keeps its text (the proxy is
@@ -121,11 +141,17 @@ pub fn template_error(cx: &FlowContext, why: &str) -> FlowError {
             .map(|f| f.display().to_string())
             .unwrap_or_default()
     };
+    let from = cx
+        .settings
+        .origins
+        .template
+        .as_ref()
+        .map_or(String::new(), |o| format!(" (from {o})"));
     let named = if p.template.is_some() {
-        format!("{} (--consul-template-path)", shown(&p.template))
+        format!("{}{from}", shown(&p.template))
     } else {
         format!(
-            "{} and {} (--consul-template-fe-path, --consul-template-be-path)",
+            "{} and {}{from}",
             shown(&p.template_fe),
             shown(&p.template_be)
         )
