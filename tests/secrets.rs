@@ -245,6 +245,24 @@ fn tokens_and_keys_never_reach_the_output() {
         ("-rw-------", "99"),
         "flow.pem mode and owner"
     );
+    // The Runtime API is on the container's loopback only: only 80 and 443 are published.
+    let published = docker_ok(&["port", &tour.proxy]);
+    for line in published.lines() {
+        assert!(
+            line.starts_with("80/tcp -> 127.0.0.1:") || line.starts_with("443/tcp -> 127.0.0.1:"),
+            "published: {published}"
+        );
+    }
+    let config = docker_ok(&[
+        "exec",
+        &tour.proxy,
+        "cat",
+        "/usr/local/etc/haproxy/haproxy.cfg",
+    ]);
+    assert!(
+        config.contains("stats socket ipv4@127.0.0.1:9999 "),
+        "{config}"
+    );
     // And HTTPS works with it.
     let served = common::curl(&[
         "-sS",
