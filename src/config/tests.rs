@@ -781,6 +781,10 @@ fn bad_inputs_name_their_source() {
         (t, &[("FLOW_CONSUL_TEMPLATE_FE_PATH", "fe")], "consul_template_path: app.tmpl", "give one form", "docker-flow.yml key consul_template_path"),
         (&["deploy", "-t", "app", "--service-path=demo"], &[], "", r#"invalid service path "demo""#, "--service-path flag"),
         (t, &[("FLOW_SERVICE_DOMAIN", "a.com, b c")], "", r#"invalid service domain "b c""#, "FLOW_SERVICE_DOMAIN"),
+        // The proxy's own rules, at config time: no '#', quote or inner wildcard gets to a deploy.
+        (&["deploy", "-t", "app", "--service-path=/a#b"], &[], "", r#"invalid service path "/a#b""#, "--service-path flag"),
+        (t, &[("FLOW_SERVICE_PATH", "/a'b")], "", r#"invalid service path "/a'b""#, "FLOW_SERVICE_PATH"),
+        (t, &[], "service_domain: [a.*.com]", r#"invalid service domain "a.*.com""#, "docker-flow.yml key service_domain"),
         (t, &[("FLOW_PATH_TYPE", "glob")], "", r#"invalid path type "glob""#, "(from FLOW_PATH_TYPE): expected prefix, exact or regex"),
         (t, &[], "proxy_image: ''", r#"invalid image """#, "docker-flow.yml key proxy_image"),
         (&["deploy", "-t", "app", "--proxy-bind-address=localhost"], &[], "", r#"invalid bind address "localhost""#, "--proxy-bind-address flag"),
