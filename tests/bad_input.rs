@@ -670,3 +670,27 @@ fn a_template_haproxy_refuses_changes_nothing() {
         stderr(&out).lines().last().unwrap_or_default()
     );
 }
+
+/// The proxy's port held by another process: the proxy cannot start; no container of it is left
+/// behind (it would fail every later start) and Consul is unchanged.
+#[test]
+fn a_proxy_port_in_use_leaves_no_proxy_behind() {
+    let tour = Tour::new(false);
+    tour.ok(&[], &["deploy", "--target=app", "--service-path=/demo"]);
+    let holder = std::net::TcpListener::bind(("127.0.0.1", tour.port)).unwrap();
+    let before = footprint(&tour);
+    let out = tour.flow(&[], &["proxy", "--target=app"]);
+    assert!(!out.status.success(), "{}", both(&out));
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("docker flow:"))
+        .unwrap_or_default();
+    assert!(line.contains(&tour.proxy), "{line}");
+    assert_eq!(footprint(&tour), before, "something changed");
+    println!("port in use: exit {:?}: {line}", out.status.code());
+    drop(holder);
+    // Free again: the same command works.
+    tour.ok(&[], &["proxy", "--target=app"]);
+    assert_eq!(tour.release().as_deref(), Some("v1"));
+}

@@ -57,13 +57,7 @@ impl Proxy {
                     // A proxy that never served (a template rendering a config HAProxy refuses)
                     // is removed again: the flow leaves no broken container behind.
                     let alerts = self.alerts().await;
-                    let _ = self
-                        .docker
-                        .remove_container(
-                            name,
-                            Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-                        )
-                        .await;
+                    self.remove_own().await;
                     return Err(match alerts {
                         Some(why) => ProxyError::InvalidConfig(why),
                         None => e,
@@ -156,17 +150,37 @@ impl Proxy {
             other => other,
         };
         created.map_err(ProxyError::docker(format!("create {}", o.container)))?;
-        for net in o.networks.iter().skip(1) {
-            self.connect(net).await?;
+        let started = async {
+            for net in o.networks.iter().skip(1) {
+                self.connect(net).await?;
+            }
+            if let Some(pem) = &o.cert_pem {
+                self.upload(CERT_FILE, pem, 0o600).await?;
+            }
+            self.write_config(&config).await?;
+            self.docker
+                .start_container(&o.container, None)
+                .await
+                .map_err(ProxyError::docker(format!("start {}", o.container)))
         }
-        if let Some(pem) = &o.cert_pem {
-            self.upload(CERT_FILE, pem, 0o600).await?;
+        .await;
+        if started.is_err() {
+            // Ours, created just now: a container that never ran is not left behind (a port in
+            // use would otherwise leave one that fails every later start).
+            self.remove_own().await;
         }
-        self.write_config(&config).await?;
-        self.docker
-            .start_container(&o.container, None)
-            .await
-            .map_err(ProxyError::docker(format!("start {}", o.container)))
+        started
+    }
+
+    /// Removes the proxy container this handle created and that never served.
+    async fn remove_own(&self) {
+        let _ = self
+            .docker
+            .remove_container(
+                &self.opts.container,
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await;
     }
 
     async fn pull(&self) -> Result<(), ProxyError> {
