@@ -383,8 +383,17 @@ fn cases() -> Vec<Case> {
                 "--flow=proxy",
                 "--consul-template-path=gone.tmpl",
             ],
-            &["gone.tmpl", "--consul-template-path"],
+            &["gone.tmpl", "(from --consul-template-path flag)"],
         ),
+        case(
+            "template from yml, missing",
+            &["deploy", "--target=app", "--flow=proxy"],
+            &[
+                "gone.tmpl",
+                "(from docker-flow.yml key consul_template_path)",
+            ],
+        )
+        .files(&[("docker-flow.yml", "consul_template_path: gone.tmpl\n")]),
         case(
             "template global section",
             &[

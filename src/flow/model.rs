@@ -90,10 +90,16 @@ fn stored_template_ok(service: &str, spec: &TemplateSpec) -> Result<(), FlowErro
 /// re-rendered later from Consul alone, for this service and every other).
 pub fn template_from_settings(cx: &FlowContext) -> Result<Option<Template>, FlowError> {
     let p = &cx.settings.proxy;
+    // Where the single (or the frontend) template came from; the flag name otherwise.
+    let origin = cx.settings.origins.template.as_ref();
     let read = |path: &std::path::PathBuf, flag: &str| {
         std::fs::read_to_string(path).map_err(|e| {
+            let from = match origin {
+                Some(o) if flag != "--consul-template-be-path" => format!("from {o}"),
+                _ => flag.to_string(),
+            };
             FlowError::Invalid(format!(
-                "cannot read the template {} ({flag}): {e}",
+                "cannot read the template {} ({from}): {e}",
                 path.display()
             ))
         })
