@@ -58,6 +58,15 @@ fn tokens_and_keys_never_reach_the_output() {
     let mut secrets: Vec<String> = vec![TOKEN.into(), WRONG_TOKEN.into(), MARKER.into()];
     secrets.extend(consul.pki.key_material("client-key.pem"));
     secrets.extend(consul.pki.key_material("server-key.pem"));
+    // The engine's TLS client key (context TLS to engine b).
+    let bed_tls = |f: &str| bed().tls_dir.join(f).display().to_string();
+    secrets.extend(
+        std::fs::read_to_string(bed_tls("key.pem"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+            .map(String::from),
+    );
     assert!(secrets.len() > 10, "no key material read");
 
     let base = consul.env();
@@ -87,6 +96,22 @@ fn tokens_and_keys_never_reach_the_output() {
         Vec<&'a str>,
         bool,
     );
+    let engine_tls = |key: &str| -> Vec<String> {
+        vec![
+            "-H".into(),
+            bed().engine_b_tls_host.clone(),
+            "--tlsverify".into(),
+            format!("--tlscacert={}", bed_tls("ca.pem")),
+            format!("--tlscert={}", bed_tls("cert.pem")),
+            format!("--tlskey={key}"),
+            "-D".into(),
+        ]
+    };
+    let good_tls = engine_tls(&bed_tls("key.pem"));
+    let good_tls: Vec<&str> = good_tls.iter().map(String::as_str).collect();
+    let wrong_key = consul.file("client-key.pem");
+    let bad_tls = engine_tls(&wrong_key);
+    let bad_tls: Vec<&str> = bad_tls.iter().map(String::as_str).collect();
     let runs: Vec<Run> = vec![
         (
             "deploy -D json, CONSUL_HTTP_TOKEN",
@@ -175,6 +200,20 @@ fn tokens_and_keys_never_reach_the_output() {
                 "--consul-template-path=invalid.tmpl",
                 "--format=json",
             ],
+            false,
+        ),
+        (
+            "status over engine TLS -D json",
+            &good_tls,
+            &http_token,
+            vec!["status", "--format=json"],
+            true,
+        ),
+        (
+            "engine TLS, key not the cert's (fails)",
+            &bad_tls,
+            &http_token,
+            vec!["status"],
             false,
         ),
     ];
