@@ -230,6 +230,17 @@ pub struct Settings {
     pub format: Format,
     /// The settings file that was read, as named (`None`: there was none).
     pub config_file: Option<PathBuf>,
+    pub origins: Origins,
+}
+
+/// Where some settings came from, for errors found after resolution: a target that is not a
+/// service of the project, a template that does not render.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins {
+    pub target: Option<Source>,
+    pub side_targets: Option<Source>,
+    /// Of `--consul-template-path`, or of the frontend one of the pair.
+    pub template: Option<Source>,
 }
 
 /// The settings for a flow command. The command's own flow comes first (`docker flow deploy

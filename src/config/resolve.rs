@@ -9,9 +9,9 @@ use super::file::FileConfig;
 use super::options::*;
 use super::sources::{parse_bool, parse_duration, parse_port, Layers, Opt};
 use super::{
-    ConsulSettings, FlowName, ProxySettings, ScaleSpec, Secret, Settings, DEFAULT_CONSUL_IMAGE,
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_FILE, DEFAULT_LOCK_TIMEOUT, DEFAULT_PROXY_IMAGE,
-    DEFAULT_PROXY_NAME,
+    ConsulSettings, FlowName, Origins, ProxySettings, ScaleSpec, Secret, Settings,
+    DEFAULT_CONSUL_IMAGE, DEFAULT_DRAIN_TIMEOUT, DEFAULT_FILE, DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_PROXY_IMAGE, DEFAULT_PROXY_NAME,
 };
 use crate::cli::{ComposeArgs, FlowArgs, Format};
 use crate::release::PathType;
@@ -30,8 +30,13 @@ pub fn resolve(
         .map(|f| f.as_str())
         .collect();
 
+    let mut origins = Origins::default();
     let target = match l.text(TARGET, cli.target.as_deref())? {
-        Some((t, origin)) => service_name("target", t, &origin)?,
+        Some((t, origin)) => {
+            let name = service_name("target", t, &origin)?;
+            origins.target = Some(origin);
+            name
+        }
         None if needs_target.is_empty() => String::new(),
         None => {
             return Err(ConfigError::Missing {
@@ -43,6 +48,7 @@ pub fn resolve(
     };
     let side_targets = match l.list(SIDE_TARGETS, &cli.side_targets)? {
         Some((items, origin)) => {
+            origins.side_targets = Some(origin.clone());
             let mut out = Vec::new();
             for item in items {
                 let name = service_name("side target", item, &origin)?;
@@ -123,7 +129,8 @@ pub fn resolve(
         )?,
     };
 
-    let proxy = proxy(cli, &l)?;
+    let (proxy, template_origin) = proxy(cli, &l)?;
+    origins.template = template_origin;
 
     let health_path = l
         .parsed(
@@ -209,6 +216,7 @@ pub fn resolve(
         reconcile: false,
         format,
         config_file: file.map(|f| PathBuf::from(&f.name)),
+        origins,
     })
 }
 
@@ -413,7 +421,8 @@ fn consul_address(cli: &FlowArgs, l: &Layers) -> Result<Option<String>, ConfigEr
         .map_err(|e| ConfigError::invalid("Consul address", &addr, &origin, e))
 }
 
-fn proxy(cli: &FlowArgs, l: &Layers) -> Result<ProxySettings, ConfigError> {
+/// The proxy's settings, and where its template (or the frontend one of the pair) came from.
+fn proxy(cli: &FlowArgs, l: &Layers) -> Result<(ProxySettings, Option<Source>), ConfigError> {
     let port = |o: Opt, flag: &Option<String>| -> Result<Option<(u16, Source)>, ConfigError> {
         l.parsed(o, flag.as_deref(), "port", parse_port)
     };
@@ -434,36 +443,36 @@ fn proxy(cli: &FlowArgs, l: &Layers) -> Result<ProxySettings, ConfigError> {
     let mut service_paths = Vec::new();
     if let Some((items, origin)) = l.list(SERVICE_PATH, &cli.service_paths)? {
         for p in items {
-            let ok = if path_type == PathType::Regex {
-                !p.is_empty()
-            } else {
-                p.starts_with('/')
-            } && !p.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !ok {
-                return Err(ConfigError::invalid(
+            // The proxy's own check (one rule for config and render): no CR/LF, space, `#`,
+            // quote or backslash can reach the HAProxy config.
+            crate::proxy::validate::path(&p, path_type).map_err(|e| {
+                ConfigError::invalid(
                     "service path",
                     &p,
                     &origin,
-                    "expected a path starting with / (or a regex with --path-type=regex), without spaces",
-                ));
-            }
+                    format!(
+                        "expected a path starting with / (or a regex with --path-type=regex): {}",
+                        e.reason()
+                    ),
+                )
+            })?;
             service_paths.push(p);
         }
     }
     let mut service_domains = Vec::new();
     if let Some((items, origin)) = l.list(SERVICE_DOMAIN, &cli.service_domains)? {
         for d in items {
-            let ok = !d.is_empty()
-                && d.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | '_'));
-            if !ok {
-                return Err(ConfigError::invalid(
+            crate::proxy::validate::domain(&d).map_err(|e| {
+                ConfigError::invalid(
                     "service domain",
                     &d,
                     &origin,
-                    "expected a host name such as example.com or *.example.com",
-                ));
-            }
+                    format!(
+                        "expected a host name such as example.com or *.example.com: {}",
+                        e.reason()
+                    ),
+                )
+            })?;
             service_domains.push(d);
         }
     }
@@ -536,7 +545,11 @@ fn proxy(cli: &FlowArgs, l: &Layers) -> Result<ProxySettings, ConfigError> {
         _ => {}
     }
 
-    Ok(ProxySettings {
+    let template_origin = template
+        .as_ref()
+        .or(fe.as_ref())
+        .map(|(_, origin)| origin.clone());
+    let settings = ProxySettings {
         host: l
             .text(PROXY_HOST, cli.proxy_host.as_deref())?
             .map(|(h, origin)| non_empty("proxy host", h, &origin, "expected a host name or URL"))
@@ -607,5 +620,6 @@ fn proxy(cli: &FlowArgs, l: &Layers) -> Result<ProxySettings, ConfigError> {
         template_fe: fe.map(|t| t.0),
         template_be: be.map(|t| t.0),
         cert: cert.map(|p| p.0),
-    })
+    };
+    Ok((settings, template_origin))
 }

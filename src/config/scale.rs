@@ -146,6 +146,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
         #[test]
         fn parse_and_apply_never_panic(s in ".*", current in any::<u32>()) {
             if let Ok(spec) = ScaleSpec::parse(&s) {
@@ -162,6 +164,34 @@ mod tests {
             prop_assert_eq!(spec, ScaleSpec::Relative(i64::from(n)));
             let want = (i64::from(current) + i64::from(n)).max(1);
             prop_assert_eq!(spec.apply(current).map(i64::from), Ok(want));
+        }
+
+        #[test]
+        fn absolute_ignores_what_runs(n in 1u32.., a in any::<u32>(), b in any::<u32>()) {
+            let spec = ScaleSpec::Absolute(n);
+            prop_assert_eq!(spec.apply(a), Ok(n));
+            prop_assert_eq!(spec.apply(a), spec.apply(b));
+        }
+
+        #[test]
+        fn relative_is_monotone_and_floored(delta in any::<i64>(), a in any::<u32>(), b in any::<u32>()) {
+            let spec = ScaleSpec::Relative(delta);
+            let (lo, hi) = (a.min(b), a.max(b));
+            if let (Ok(x), Ok(y)) = (spec.apply(lo), spec.apply(hi)) {
+                prop_assert!(1 <= x && x <= y, "{spec} on {lo} gave {x}, on {hi} gave {y}");
+                // Up never lowers, down never raises.
+                if delta >= 0 { prop_assert!(x >= lo.max(1)); } else { prop_assert!(x <= lo.max(1)); }
+            }
+            // Past u32::MAX is an error, never a wrapped count.
+            if i128::from(hi) + i128::from(delta) > i128::from(u32::MAX) {
+                prop_assert!(spec.apply(hi).is_err());
+            }
+        }
+
+        #[test]
+        fn up_then_down_comes_back(d in 0i64..1_000_000, current in 1u32..1_000_000) {
+            let up = ScaleSpec::Relative(d).apply(current).unwrap();
+            prop_assert_eq!(ScaleSpec::Relative(-d).apply(up), Ok(current));
         }
     }
 }

@@ -781,6 +781,10 @@ fn bad_inputs_name_their_source() {
         (t, &[("FLOW_CONSUL_TEMPLATE_FE_PATH", "fe")], "consul_template_path: app.tmpl", "give one form", "docker-flow.yml key consul_template_path"),
         (&["deploy", "-t", "app", "--service-path=demo"], &[], "", r#"invalid service path "demo""#, "--service-path flag"),
         (t, &[("FLOW_SERVICE_DOMAIN", "a.com, b c")], "", r#"invalid service domain "b c""#, "FLOW_SERVICE_DOMAIN"),
+        // The proxy's own rules, at config time: no '#', quote or inner wildcard gets to a deploy.
+        (&["deploy", "-t", "app", "--service-path=/a#b"], &[], "", r#"invalid service path "/a#b""#, "--service-path flag"),
+        (t, &[("FLOW_SERVICE_PATH", "/a'b")], "", r#"invalid service path "/a'b""#, "FLOW_SERVICE_PATH"),
+        (t, &[], "service_domain: [a.*.com]", r#"invalid service domain "a.*.com""#, "docker-flow.yml key service_domain"),
         (t, &[("FLOW_PATH_TYPE", "glob")], "", r#"invalid path type "glob""#, "(from FLOW_PATH_TYPE): expected prefix, exact or regex"),
         (t, &[], "proxy_image: ''", r#"invalid image """#, "docker-flow.yml key proxy_image"),
         (&["deploy", "-t", "app", "--proxy-bind-address=localhost"], &[], "", r#"invalid bind address "localhost""#, "--proxy-bind-address flag"),
@@ -1054,5 +1058,45 @@ proptest! {
             let _ = spec.apply(current);
         }
         let _ = try_settings(&["scale"], &[("FLOW_SCALE", s.as_str()), ("FLOW_TARGET", "app")], "");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The merge: for each setting, the highest layer that gives it wins (flag > FLOW_* > file),
+    /// whatever the other layers say and whichever are missing.
+    #[test]
+    fn the_highest_layer_wins(
+        ports in proptest::array::uniform3(proptest::option::of(1u16..)),
+        scales in proptest::array::uniform3(proptest::option::of(prop_oneof![
+            (1u32..1000).prop_map(|n| n.to_string()),
+            (0i64..1000).prop_map(|n| format!("+{n}")),
+            (1i64..1000).prop_map(|n| format!("-{n}")),
+        ])),
+        names in proptest::array::uniform3(proptest::option::of("[a-z][a-z0-9_.-]{0,10}")),
+    ) {
+        // [file, env, flag]
+        let mut yml = String::from("target: app\n");
+        let mut env: Vec<(&str, String)> = Vec::new();
+        let mut argv: Vec<String> = vec!["deploy".into()];
+        for (layer, (port, (scale, name))) in ports.iter().zip(scales.iter().zip(&names)).enumerate() {
+            let items = [("port", "FLOW_PORT", port.map(|p| p.to_string())), ("scale", "FLOW_SCALE", scale.clone()), ("proxy_name", "FLOW_PROXY_NAME", name.clone())];
+            for (key, var, value) in items {
+                let Some(v) = value else { continue };
+                match layer {
+                    0 => yml.push_str(&format!("{key}: \"{v}\"\n")),
+                    1 => env.push((var, v)),
+                    _ => argv.push(format!("--{}={v}", key.replace('_', "-"))),
+                }
+            }
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let s = try_settings(&argv, &env, &yml).map_err(|e| TestCaseError::fail(format!("{argv:?} {env:?} {yml:?}: {e}")))?;
+        let top = |l: &[Option<String>; 3]| l.iter().rev().flatten().next().cloned();
+        prop_assert_eq!(s.proxy.port.map(|p| p.to_string()), top(&ports.map(|p| p.map(|p| p.to_string()))));
+        prop_assert_eq!(s.scale.map(|s| s.to_string()), top(&scales));
+        prop_assert_eq!(s.proxy.name, top(&names).unwrap_or_else(|| DEFAULT_PROXY_NAME.to_string()));
     }
 }

@@ -62,13 +62,21 @@ impl FlowContext {
             .map_err(|e| FlowError::Invalid(e.to_string()))?;
         let project = compose::load(&options)?;
         let target = settings.target.clone();
-        for (what, name) in std::iter::once(("target", &target))
-            .chain(settings.side_targets.iter().map(|s| ("side target", s)))
-        {
+        let o = &settings.origins;
+        for (what, name, origin) in std::iter::once(("target", &target, &o.target)).chain(
+            settings
+                .side_targets
+                .iter()
+                .map(|s| ("side target", s, &o.side_targets)),
+        ) {
             if !project.services.contains_key(name) {
                 let known: Vec<&str> = project.services.keys().map(String::as_str).collect();
+                let from = origin
+                    .as_ref()
+                    .map(|o| format!(" (from {o})"))
+                    .unwrap_or_default();
                 return Err(FlowError::Invalid(format!(
-                    "{what} \"{name}\" is not a service of project \"{}\" (services: {})",
+                    "{what} \"{name}\"{from} is not a service of project \"{}\" (services: {})",
                     project.name,
                     known.join(", ")
                 )));

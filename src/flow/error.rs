@@ -33,6 +33,7 @@ impl FlowError {
         match self {
             FlowError::Invalid(_) | FlowError::NotDeployed(_) | FlowError::Compose(_) => 2,
             FlowError::Registry(e) if e.is_bad_state() => 2,
+            FlowError::Proxy(e) if e.is_bad_input() => 2,
             FlowError::Interrupted { .. } => 130,
             _ => 1,
         }

@@ -55,6 +55,12 @@ pub async fn build(cx: &FlowContext, state: &ReleaseState) -> Result<ProxyModel,
             Template::Single(text) => TemplateSpec::Single(text),
             Template::Pair { fe, be } => TemplateSpec::Pair { fe, be },
         });
+        let p = &cx.settings.proxy;
+        let given_now = name == cx.service && (p.template.is_some() || p.template_fe.is_some());
+        if let (Some(spec), false) = (&template, given_now) {
+            // As Consul holds it: a broken one is an error naming its key.
+            stored_template_ok(&name, spec)?;
+        }
         services.push(ServiceModel {
             name,
             live,
@@ -66,14 +72,34 @@ pub async fn build(cx: &FlowContext, state: &ReleaseState) -> Result<ProxyModel,
     Ok(ProxyModel { services })
 }
 
+/// A template read from Consul renders (parses, known functions, allowed sections); else an
+/// error naming its key.
+fn stored_template_ok(service: &str, spec: &TemplateSpec) -> Result<(), FlowError> {
+    crate::proxy::check_template(service, spec, &crate::proxy::ProxyOptions::default()).map_err(
+        |e| {
+            let key = crate::registry::state_key(service, "template");
+            FlowError::Invalid(format!(
+                "{key} holds a template that cannot be used: {}; give the service a working one with `docker flow proxy --consul-template-path FILE`, or delete it with `consul kv delete {key}`",
+                e.reason()
+            ))
+        },
+    )
+}
+
 /// The template the settings name, read now so that Consul keeps its text (the proxy is
 /// re-rendered later from Consul alone, for this service and every other).
 pub fn template_from_settings(cx: &FlowContext) -> Result<Option<Template>, FlowError> {
     let p = &cx.settings.proxy;
+    // Where the single (or the frontend) template came from; the flag name otherwise.
+    let origin = cx.settings.origins.template.as_ref();
     let read = |path: &std::path::PathBuf, flag: &str| {
         std::fs::read_to_string(path).map_err(|e| {
+            let from = match origin {
+                Some(o) if flag != "--consul-template-be-path" => format!("from {o}"),
+                _ => flag.to_string(),
+            };
             FlowError::Invalid(format!(
-                "cannot read the template {} ({flag}): {e}",
+                "cannot read the template {} ({from}): {e}",
                 path.display()
             ))
         })
@@ -96,4 +122,47 @@ pub fn template_from_settings(cx: &FlowContext) -> Result<Option<Template>, Flow
             ))
         }
     })
+}
+
+/// The template the settings name, read and trial-rendered (parse, functions, sections); the
+/// error names the file and the option it came from. Also reads `--proxy-cert`.
+pub fn check_template(cx: &FlowContext) -> Result<(), FlowError> {
+    let proxy = cx.proxy()?;
+    let Some(template) = template_from_settings(cx)? else {
+        return Ok(());
+    };
+    let spec = match template {
+        Template::Single(text) => TemplateSpec::Single(text),
+        Template::Pair { fe, be } => TemplateSpec::Pair { fe, be },
+    };
+    crate::proxy::check_template(&cx.service, &spec, proxy.options())
+        .map_err(|e| template_error(cx, &e.reason()))
+}
+
+/// A bad template given in the settings, as an error naming its file(s) and option(s).
+pub fn template_error(cx: &FlowContext, why: &str) -> FlowError {
+    let p = &cx.settings.proxy;
+    let shown = |f: &Option<std::path::PathBuf>| {
+        f.as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_default()
+    };
+    let from = cx
+        .settings
+        .origins
+        .template
+        .as_ref()
+        .map_or(String::new(), |o| format!(" (from {o})"));
+    let named = if p.template.is_some() {
+        format!("{}{from}", shown(&p.template))
+    } else {
+        format!(
+            "{} and {}{from}",
+            shown(&p.template_fe),
+            shown(&p.template_be)
+        )
+    };
+    FlowError::Invalid(format!(
+        "the template {named} cannot be used: {why}; nothing was changed"
+    ))
 }

@@ -16,6 +16,11 @@ pub async fn run(
 ) -> Result<(), FlowError> {
     let flows = settings.flows.clone();
     let cx = FlowContext::open(globals, settings, interrupt, false).await?;
+    if flows.contains(&FlowName::Proxy) {
+        // Before any flow changes anything: `deploy --flow=proxy` with a broken template must
+        // not leave a deployed release behind.
+        super::model::check_template(&cx)?;
+    }
     let deployed = flows.contains(&FlowName::Deploy);
     for flow in flows {
         match flow {

@@ -2,6 +2,7 @@
 //! the candidate becomes live), otherwise re-applies the live one. The proxy changes first and
 //! Consul second, so a run killed in between is completed by the next one.
 
+use crate::proxy::ProxyError;
 use crate::release::Release;
 
 use super::context::FlowContext;
@@ -50,7 +51,9 @@ async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
     new_state.live = Some(to);
     new_state.candidate = None;
     new_state.scale = Some(observed.running(to).len().max(1) as u32);
-    if let Some(t) = model::template_from_settings(cx)? {
+    let new_template = model::template_from_settings(cx)?;
+    let templated = new_template.is_some();
+    if let Some(t) = new_template {
         new_state.template = Some(t);
     }
     let p = &cx.settings.proxy;
@@ -97,8 +100,20 @@ async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
                 &cx.service,
                 &format!("ensuring the proxy {} runs", cx.settings.proxy.name),
             );
-            proxy.ensure(&desired).await?;
-            let report = proxy.apply(&desired).await?;
+            let applied = match proxy.ensure(&desired).await {
+                Ok(()) => proxy.apply(&desired).await,
+                Err(e) => Err(e),
+            };
+            let report = match applied {
+                // The template given now is what HAProxy refused: name it (Consul is not written).
+                Err(ProxyError::InvalidConfig(why)) if templated => {
+                    return Err(model::template_error(
+                        cx,
+                        &format!("HAProxy refuses the config it renders ({why})"),
+                    ))
+                }
+                other => other?,
+            };
             cx.consul
                 .write_state(&cx.service, &new_state, &version)
                 .await?;

@@ -41,6 +41,22 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
+    /// Why a value was refused, without the value (for callers that name it themselves).
+    pub fn reason(&self) -> String {
+        match self {
+            ProxyError::Invalid { why, .. } => why.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Bad input (a value, a template, the config a template renders) rather than a failure.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            ProxyError::Invalid { .. } | ProxyError::Template { .. } | ProxyError::InvalidConfig(_)
+        )
+    }
+
     pub(crate) fn invalid(what: &'static str, value: &str, why: impl Into<String>) -> ProxyError {
         ProxyError::Invalid {
             what,

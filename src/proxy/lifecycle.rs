@@ -13,8 +13,8 @@ use bollard::{
     },
     query_parameters::{
         CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-        DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder,
-        UploadToContainerOptionsBuilder,
+        DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
+        RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
     },
 };
 use futures_util::StreamExt;
@@ -53,9 +53,20 @@ impl Proxy {
         match info {
             None => {
                 self.create(model).await?;
+                if let Err(e) = self.wait_ready(None).await {
+                    // A proxy that never served (a template rendering a config HAProxy refuses)
+                    // is removed again: the flow leaves no broken container behind.
+                    let alerts = self.alerts().await;
+                    self.remove_own().await;
+                    return Err(match alerts {
+                        Some(why) => ProxyError::InvalidConfig(why),
+                        None => e,
+                    });
+                }
                 did.push(format!(
                     "proxy container {name} created with the full config"
                 ));
+                return Ok(did);
             }
             Some(info) => {
                 let mode = info
@@ -163,17 +174,37 @@ impl Proxy {
             other => other,
         };
         created.map_err(ProxyError::docker(format!("create {}", o.container)))?;
-        for net in networks.iter().skip(1) {
-            self.connect(net).await?;
+        let started = async {
+            for net in networks.iter().skip(1) {
+                self.connect(net).await?;
+            }
+            if let Some(pem) = &o.cert_pem {
+                self.upload(CERT_FILE, pem, 0o600).await?;
+            }
+            self.write_config(&config).await?;
+            self.docker
+                .start_container(&o.container, None)
+                .await
+                .map_err(ProxyError::docker(format!("start {}", o.container)))
         }
-        if let Some(pem) = &o.cert_pem {
-            self.upload(CERT_FILE, pem, 0o600).await?;
+        .await;
+        if started.is_err() {
+            // Ours, created just now: a container that never ran is not left behind (a port in
+            // use would otherwise leave one that fails every later start).
+            self.remove_own().await;
         }
-        self.write_config(&config).await?;
-        self.docker
-            .start_container(&o.container, None)
-            .await
-            .map_err(ProxyError::docker(format!("start {}", o.container)))
+        started
+    }
+
+    /// Removes the proxy container this handle created and that never served.
+    async fn remove_own(&self) {
+        let _ = self
+            .docker
+            .remove_container(
+                &self.opts.container,
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await;
     }
 
     async fn pull(&self) -> Result<(), ProxyError> {
@@ -207,6 +238,26 @@ impl Proxy {
                 "connect {} to network {net}",
                 self.opts.container
             )))
+    }
+
+    /// HAProxy's `[ALERT]` lines from the container's log (why it did not start), if any.
+    async fn alerts(&self) -> Option<String> {
+        let opts = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail("50")
+            .build();
+        let mut s = self.docker.logs(&self.opts.container, Some(opts));
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = s.next().await {
+            text.push_str(&chunk.to_string());
+        }
+        let alerts: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.contains("[ALERT]"))
+            .collect();
+        (!alerts.is_empty()).then(|| alerts.join(" | "))
     }
 
     /// Writes one file into the config directory, owned by HAProxy's user.

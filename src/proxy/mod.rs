@@ -13,6 +13,8 @@
 mod error;
 mod lifecycle;
 mod model;
+#[cfg(test)]
+mod proptests;
 mod render;
 mod runtime;
 mod session;
@@ -30,6 +32,37 @@ pub use render::{backend_name, preview_backend_name, render, slot_count, PREVIEW
 use crate::release::Color;
 use render::{assignment_of, parse_slots, render_full, structure};
 use runtime::{converge, Runtime};
+
+/// Renders `spec` for `service` alone, with one placeholder instance per colour: a template that
+/// does not parse, calls an unknown function or holds a section docker flow refuses fails here,
+/// before a flow changes anything. (Only `haproxy -c` in the proxy judges the rest.)
+pub fn check_template(
+    service: &str,
+    spec: &TemplateSpec,
+    opts: &ProxyOptions,
+) -> Result<(), ProxyError> {
+    let server = |color: Color| Server {
+        name: format!("{service}-{color}-1"),
+        address: "192.0.2.1".into(),
+        port: 80,
+    };
+    let model = ProxyModel {
+        services: vec![ServiceModel {
+            name: service.to_string(),
+            live: Color::Blue,
+            routes: crate::release::Routes {
+                port: 80,
+                ..Default::default()
+            },
+            servers: Color::ALL
+                .into_iter()
+                .map(|c| (c, vec![server(c)]))
+                .collect(),
+            template: Some(spec.clone()),
+        }],
+    };
+    render(&model, opts).map(|_| ())
+}
 
 /// Label on the proxy container.
 pub const LABEL: &str = "com.docker.flow.proxy";

@@ -182,6 +182,14 @@ impl Consul {
                         format!("consul kv put {key} '{{\"port\":8080,\"paths\":[\"/\"]}}'"),
                     )
                 })?;
+                // Routes reach the HAProxy config: one written by hand is checked like a flag.
+                if let Err(e) = check_routes(&routes) {
+                    return Err(invalid(
+                        text,
+                        &format!("docker flow's routes JSON with safe values ({e})"),
+                        format!("consul kv put {key} '{{\"port\":8080,\"paths\":[\"/\"]}}'"),
+                    ));
+                }
                 state.routes = Some(routes);
             }
             keys::RELEASES => {
@@ -350,6 +358,21 @@ fn encode_state(state: &ReleaseState) -> Result<Vec<KeyValue>, String> {
                 .map_err(|e| e.to_string())?,
         ),
     ])
+}
+
+/// The values of `routes` that reach the proxy: paths, domains, the proxy container's name.
+fn check_routes(routes: &Routes) -> Result<(), crate::proxy::ProxyError> {
+    use crate::proxy::validate;
+    for p in &routes.paths {
+        validate::path(p, routes.path_type)?;
+    }
+    for d in &routes.domains {
+        validate::domain(d)?;
+    }
+    if let Some(proxy) = &routes.proxy {
+        validate::name("proxy container name", proxy)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! that says so. Unit tests alone run with `cargo test --lib --bins` (see `scripts/test.sh --unit`).
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod own_consul;
 pub mod tour;
 
 use std::{

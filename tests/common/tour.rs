@@ -75,9 +75,15 @@ impl Tour {
 
     /// `docker flow <args>` in the project dir, with the tour's environment plus `env`.
     pub fn flow(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        self.flow_with(&[], env, args)
+    }
+
+    /// `docker <globals> flow <args>`: with docker's own global flags (`-D`, `--context`…).
+    pub fn flow_with(&self, globals: &[&str], env: &[(&str, &str)], args: &[&str]) -> Output {
         let bed = bed();
         let mut cmd = Command::new("docker");
-        cmd.arg("flow")
+        cmd.args(globals)
+            .arg("flow")
             .args(args)
             .current_dir(self.dir.path())
             .env("DOCKER_CONFIG", self.config.path())
