@@ -56,13 +56,19 @@ impl FlowContext {
             .map_err(|e| FlowError::Invalid(e.to_string()))?;
         let project = compose::load(&options)?;
         let target = settings.target.clone();
-        for (what, name) in std::iter::once(("target", &target))
-            .chain(settings.side_targets.iter().map(|s| ("side target", s)))
+        let side = "--side-target, FLOW_SIDE_TARGETS or side_targets";
+        for (what, name, set) in
+            std::iter::once(("target", &target, "--target, FLOW_TARGET or target")).chain(
+                settings
+                    .side_targets
+                    .iter()
+                    .map(|s| ("side target", s, side)),
+            )
         {
             if !project.services.contains_key(name) {
                 let known: Vec<&str> = project.services.keys().map(String::as_str).collect();
                 return Err(FlowError::Invalid(format!(
-                    "{what} \"{name}\" is not a service of project \"{}\" (services: {})",
+                    "{what} \"{name}\" is not a service of project \"{}\" (services: {}): name one of them with {set} in docker-flow.yml",
                     project.name,
                     known.join(", ")
                 )));
