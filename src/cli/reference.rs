@@ -430,7 +430,10 @@ mod tests {
             format!("# deploy\n\nBetter intro.\n\n{MARKER}\n\ngen 2\n")
         );
         let page = command_page("scale").unwrap();
-        assert!(page.contains("docker flow scale [OPTIONS] [N|+N|-N]"), "{page}");
+        assert!(
+            page.contains("docker flow scale [OPTIONS] [N|+N|-N]"),
+            "{page}"
+        );
         assert!(command_page("nope").is_none());
     }
 }
