@@ -285,12 +285,11 @@ pub fn reference() -> String {
     );
 
     out.push_str("\n## Where settings come from\n\n");
-    out.push_str(
-        &SETTINGS_HELP
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
-    );
+    let paragraphs: Vec<String> = SETTINGS_HELP
+        .split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    out.push_str(&paragraphs.join("\n\n"));
     out.push('\n');
 
     out.push_str("\n## Flow options\n\n");
