@@ -39,7 +39,7 @@ command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain 
 
 cargo build --release --locked --bin docker-flow
 mkdir -p "$dir" || die "cannot create $dir (for --system, run as root)"
-install -m 755 target/release/docker-flow "$target.new" && mv -f "$target.new" "$target"
+install -m 755 "${CARGO_TARGET_DIR:-target}/release/docker-flow" "$target.new" && mv -f "$target.new" "$target"
 echo "installed $target"
 docker flow version >/dev/null 2>&1 || die "docker does not load the plugin from $dir: check \`docker --help\` for an \"Invalid Plugins\" section"
 echo "$(docker flow version): try \`docker flow --help\`"

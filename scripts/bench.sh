@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks that print figures (not timed tests). One command, one table.
 #
-#   scripts/bench.sh             every benchmark available so far
+#   scripts/bench.sh                every benchmark, then one summary table (docs/benchmarks.md)
 #   scripts/bench.sh handshake      the plugin metadata handshake vs docker compose v2's
 #   scripts/bench.sh compose-load   loading a 200-service project vs `docker compose config`
 #   scripts/bench.sh deploy         `docker flow deploy --scale=10` vs `docker compose up -d --scale`
@@ -65,6 +65,7 @@ handshake() {
   c=$(median_ms 100 "$compose docker-cli-plugin-metadata")
   om=$(peak_mib "$ours" docker-cli-plugin-metadata)
   cm=$(peak_mib "$compose" docker-cli-plugin-metadata)
+  SUM_HS=("$o" "$c")
   printf '%-34s %12s %12s %10s\n' "metadata handshake" "docker flow" "compose v2" "ratio"
   printf '%-34s %12.2f %12.2f %9.1fx\n' "  median wall time (ms)" "$o" "$c" "$(echo "$c / $o" | bc -l)"
   printf '%-34s %12s %12s %9.1fx\n' "  peak memory (MiB)" "$om" "$cm" "$(echo "$cm / $om" | bc -l)"
@@ -120,6 +121,7 @@ YAML
   local o c
   o=$(cd "$dir" && median_ms 50 "$OLDPWD/target/release/docker-flow config --format json")
   c=$(cd "$dir" && median_ms 20 "docker compose config --format json")
+  SUM_LOAD=("$o" "$c")
   printf '%-34s %12s %12s %10s\n' "load a 200-service project" "docker flow" "compose v2" "ratio"
   printf '%-34s %12.2f %12.2f %9.1fx\n' "  median wall time (ms)" "$o" "$c" "$(echo "$c / $o" | bc -l)"
   rm -rf "$dir"
@@ -337,6 +339,7 @@ deploy_bench() {
   done
   f=$(median "${DEPLOY_FLOW[@]}")
   c=$(median "${DEPLOY_COMPOSE[@]}")
+  SUM_DEPLOY=("$f" "$c" "$runs")
   printf '%-42s %11s %11s %12s\n' "deploy 10 instances, no healthcheck" "docker flow" "compose v2" "flow/compose"
   printf '%-42s %11.2f %11.2f %12.2f\n' "  median wall time of $runs runs (s)" "$f" "$c" "$(echo "$f / $c" | bc -l)"
   if [ ${#DEPLOY_RUNNING[@]} -gt 0 ]; then
@@ -450,6 +453,7 @@ switch_bench() {
     phase "proxy after scale -2 ($c)" flow "$p" "$port" "v$k" proxy
   done
   stop_load
+  SUM_SWITCH=("$k" "$REQUESTS" "$((FAIL_CLOSE + FAIL_KEEP))" "$(pct 0.5 "${lat[@]}")" "$(pct 0.99 "${lat[@]}")")
   row "docker flow: $k switches, $s x scale +-2" "$REQUESTS" "$FAIL_CLOSE" "$FAIL_KEEP" "$KEEP_CONNS" \
     "$(pct 0.5 "${lat[@]}")" "$(pct 0.99 "${lat[@]}")" "$(pct 0.5 "${cmd[@]}")" "$(pct 0.99 "${cmd[@]}")"
   failure_notes "docker flow failures"
@@ -529,6 +533,7 @@ switch_bench() {
     lat+=("$(awk -v f="$first" -v h="$healthy" 'BEGIN { printf "%.3f", f / 1e6 - h }')")
   done
   stop_load
+  SUM_RECREATE=("$k" "$REQUESTS" "$((FAIL_CLOSE + FAIL_KEEP))" "$(pct 0.5 "${lat[@]}")" "$(pct 0.99 "${lat[@]}")")
   row "compose up --force-recreate: $k x" "$REQUESTS" "$FAIL_CLOSE" "$FAIL_KEEP" "$KEEP_CONNS" \
     "$(pct 0.5 "${lat[@]}")" "$(pct 0.99 "${lat[@]}")" "$(pct 0.5 "${cmd[@]}")" "$(pct 0.99 "${cmd[@]}")"
   failure_notes "compose failures"
@@ -546,6 +551,41 @@ switch_bench() {
   echo "  (section took $((SECONDS - started)) s)"
 }
 
+# The one table `scripts/bench.sh` ends with (docs/benchmarks.md shows it), from the figures the
+# sections above left in SUM_*; "-" where a section did not run.
+SUM_HS=() SUM_LOAD=() SUM_DEPLOY=() SUM_SWITCH=() SUM_RECREATE=()
+summary() {
+  local mem os
+  mem=$(awk '/^MemTotal:/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
+  os=$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-linux}")
+  echo "summary: $(date -u '+%F %H:%M UTC'), $(nproc) cores, $mem GiB, $os, Docker $(docker version -f '{{.Server.Version}}' 2>/dev/null || echo '?')"
+  printf '| %-44s | %-22s | %-32s | %-18s |\n' "what" "docker flow" "docker compose v2" "ratio"
+  printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "------------------------" "----------------------------------" "--------------------"
+  local a b
+  if [ ${#SUM_HS[@]} = 2 ]; then
+    a=${SUM_HS[0]} b=${SUM_HS[1]}
+    printf '| %-44s | %-22s | %-32s | %-18s |\n' "metadata handshake, median" "$(printf '%.2f ms' "$a")" "$(printf '%.2f ms' "$b")" "$(printf '%.1fx faster' "$(echo "$b / $a" | bc -l)")"
+  fi
+  if [ ${#SUM_SWITCH[@]} = 5 ]; then
+    local per_flow="-" per_compose="-" compose_lat="-"
+    per_flow=$(awk -v f="${SUM_SWITCH[2]}" -v k="${SUM_SWITCH[0]}" 'BEGIN { printf "%.1f", f / k }')
+    if [ ${#SUM_RECREATE[@]} = 5 ]; then
+      per_compose="$(awk -v f="${SUM_RECREATE[2]}" -v k="${SUM_RECREATE[0]}" 'BEGIN { printf "%.1f", f / k }') (${SUM_RECREATE[2]} of ${SUM_RECREATE[1]}, ${SUM_RECREATE[0]} recreates)"
+      compose_lat="${SUM_RECREATE[3]} s / ${SUM_RECREATE[4]} s"
+    fi
+    printf '| %-44s | %-22s | %-32s | %-18s |\n' "requests lost per switch (${SUM_SWITCH[0]} switches)" "$per_flow (${SUM_SWITCH[2]} of ${SUM_SWITCH[1]})" "$per_compose" "-"
+    printf '| %-44s | %-22s | %-32s | %-18s |\n' "switch latency seen by users, p50 / p99" "${SUM_SWITCH[3]} s / ${SUM_SWITCH[4]} s" "$compose_lat" "-"
+  fi
+  if [ ${#SUM_DEPLOY[@]} = 3 ]; then
+    a=${SUM_DEPLOY[0]} b=${SUM_DEPLOY[1]}
+    printf '| %-44s | %-22s | %-32s | %-18s |\n' "deploy 10 instances, median of ${SUM_DEPLOY[2]}" "$(printf '%.2f s' "$a")" "$(printf '%.2f s' "$b")" "$(printf 'flow/compose %.2f' "$(echo "$a / $b" | bc -l)")"
+  fi
+  if [ ${#SUM_LOAD[@]} = 2 ]; then
+    a=${SUM_LOAD[0]} b=${SUM_LOAD[1]}
+    printf '| %-44s | %-22s | %-32s | %-18s |\n' "load a 200-service project, median" "$(printf '%.2f ms' "$a")" "$(printf '%.2f ms' "$b")" "$(printf '%.1fx faster' "$(echo "$b / $a" | bc -l)")"
+  fi
+}
+
 case "${1:-all}" in
   handshake) handshake ;;
   compose-load) compose_load ;;
@@ -559,6 +599,8 @@ case "${1:-all}" in
     deploy_bench
     echo
     switch_bench
+    echo
+    summary
     ;;
   *) echo "usage: $0 [handshake|compose-load|deploy|switch]" >&2; exit 2 ;;
 esac

@@ -5,6 +5,8 @@
 #   scripts/testbed.sh up     install what is missing, start what is not running, build images
 #   scripts/testbed.sh down   stop what `up` started (by PID), nothing else
 #   scripts/testbed.sh env    print the environment the tests read
+#   scripts/testbed.sh images one engine and the local images only (what scripts/quickstart.sh
+#                             needs where no registry answers)
 #
 # Idempotent: a second `up` finds everything in place and returns in seconds.
 set -euo pipefail
@@ -115,6 +117,11 @@ fetch_deb() { # suite package
 # --- Docker Engine -----------------------------------------------------------------------------
 
 engine_up() {
+  engine_main_up
+  engine_b_up
+}
+
+engine_main_up() {
   apt_install docker.io iptables iproute2 ca-certificates curl openssl busybox-static haproxy procps util-linux
   if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
     log "engine: answering on unix:///var/run/docker.sock"
@@ -128,7 +135,6 @@ engine_up() {
       die "dockerd did not answer within 60 s (log above, full log: $STATE/dockerd.log)"
     fi
   fi
-  engine_b_up
 }
 
 # A second engine for Docker context tests: its own socket and data, plus a TCP+TLS endpoint on
@@ -364,5 +370,6 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   env) print_env ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  images) preflight && engine_main_up && consul_install && images_up ;;
+  *) echo "usage: $0 up|down|env|images" >&2; exit 2 ;;
 esac

@@ -64,7 +64,7 @@ pub enum ContextError {
         meta: PathBuf,
         origin: String,
     },
-    #[error("cannot read {} for context \"{name}\": {source}", .path.display())]
+    #[error("cannot read {} for context \"{name}\": {source}; check the file's permissions, or recreate the context with `docker context rm {name}` and `docker context create {name} --docker host=...`", .path.display())]
     Unreadable {
         name: String,
         path: PathBuf,
@@ -266,13 +266,14 @@ fn check_tls_file(what: &'static str, path: &Path, origin: &str) -> Result<(), C
         origin: origin.to_string(),
         reason,
     };
+    let os = |e: io::Error| err(format!("{e}; check the file and its permissions"));
     match std::fs::metadata(path) {
-        Ok(m) if m.is_file() => std::fs::File::open(path).map(drop).map_err(|e| err(e.to_string())),
+        Ok(m) if m.is_file() => std::fs::File::open(path).map(drop).map_err(os),
         Ok(_) => Err(err("not a file".into())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             Err(err("no such file; pass the right path with --tlscacert/--tlscert/--tlskey or set DOCKER_CERT_PATH".into()))
         }
-        Err(e) => Err(err(e.to_string())),
+        Err(e) => Err(os(e)),
     }
 }
 

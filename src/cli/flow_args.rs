@@ -281,10 +281,12 @@ pub struct FlowArgs {
 }
 
 /// The long help's epilogue of every flow command: where settings come from.
-pub const SETTINGS_HELP: &str = "\
-Settings come from docker-flow.yml (or --flow-config), then FLOW_* variables, then flags: a later one
-replaces an earlier one, lists included. List variables are comma-separated. Booleans take true, false,
-1 or 0 (`--blue-green=false`). Durations: 10s, 1m30s, 500ms, or a number of seconds.
-The compose options read FLOW_COMPOSE_PATH (yml: compose_path), FLOW_PROJECT (project),
-FLOW_PROJECT_DIRECTORY (project_directory), FLOW_PROFILES (profiles) and FLOW_ENV_FILES (env_files).
-The Consul ACL token is read from FLOW_CONSUL_TOKEN, then CONSUL_HTTP_TOKEN (never from a flag or file).";
+/// One line per paragraph: clap wraps it to the terminal (hard breaks would wrap twice).
+pub const SETTINGS_HELP: &str = concat!(
+    "Settings come from docker-flow.yml (or --flow-config), then FLOW_* variables, then flags: a later ",
+    "one replaces an earlier one, lists included. List variables are comma-separated. Booleans take ",
+    "true, false, 1 or 0 (`--blue-green=false`). Durations: 10s, 1m30s, 500ms, or a number of seconds.\n\n",
+    "The compose options read FLOW_COMPOSE_PATH (yml: compose_path), FLOW_PROJECT (project), ",
+    "FLOW_PROJECT_DIRECTORY (project_directory), FLOW_PROFILES (profiles) and FLOW_ENV_FILES (env_files). ",
+    "The Consul ACL token is read from FLOW_CONSUL_TOKEN, then CONSUL_HTTP_TOKEN (never from a flag or file).",
+);

@@ -7,6 +7,7 @@
 pub mod complete;
 pub mod flow_args;
 pub mod globals;
+pub mod reference;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 

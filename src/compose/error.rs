@@ -13,7 +13,7 @@ pub enum ComposeError {
     FileNotFound { path: PathBuf },
 
     /// No `-f` and no default file in the directory or its parents (Compose's wording).
-    #[error("no configuration file provided: not found (looked for compose.yaml, compose.yml, docker-compose.yml, docker-compose.yaml in {} and its parents)", .dir.display())]
+    #[error("no configuration file provided: not found (looked for compose.yaml, compose.yml, docker-compose.yml, docker-compose.yaml in {} and its parents): run docker flow in the project's directory, or name the file with -f/--compose-path (FLOW_COMPOSE_PATH)", .dir.display())]
     NoConfigFile { dir: PathBuf },
 
     /// `-f -`.

@@ -70,7 +70,7 @@ use crate::cli::{Command, ComposeArgs, FlowArgs, Format};
 use crate::release::PathType;
 use file::FileConfig;
 use options::CONFIG;
-pub use options::OPTIONS;
+pub use options::{by_flag, OPTIONS};
 use resolve::resolve;
 use sources::Layers;
 

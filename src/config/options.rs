@@ -162,3 +162,12 @@ pub const OPTIONS: &[Opt] = &[
     DRY_RUN,
     FORMAT,
 ];
+
+/// The option whose flag is `flag` (`--scale`), `--flow-config` included.
+pub fn by_flag(flag: &str) -> Option<Opt> {
+    OPTIONS
+        .iter()
+        .chain(std::iter::once(&CONFIG))
+        .find(|o| o.flag == flag)
+        .copied()
+}

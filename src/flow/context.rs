@@ -63,11 +63,18 @@ impl FlowContext {
         let project = compose::load(&options)?;
         let target = settings.target.clone();
         let o = &settings.origins;
-        for (what, name, origin) in std::iter::once(("target", &target, &o.target)).chain(
+        let side = "--side-target, FLOW_SIDE_TARGETS or side_targets";
+        for (what, name, origin, set) in std::iter::once((
+            "target",
+            &target,
+            &o.target,
+            "--target, FLOW_TARGET or target",
+        ))
+        .chain(
             settings
                 .side_targets
                 .iter()
-                .map(|s| ("side target", s, &o.side_targets)),
+                .map(|s| ("side target", s, &o.side_targets, side)),
         ) {
             if !project.services.contains_key(name) {
                 let known: Vec<&str> = project.services.keys().map(String::as_str).collect();
@@ -76,7 +83,7 @@ impl FlowContext {
                     .map(|o| format!(" (from {o})"))
                     .unwrap_or_default();
                 return Err(FlowError::Invalid(format!(
-                    "{what} \"{name}\"{from} is not a service of project \"{}\" (services: {})",
+                    "{what} \"{name}\"{from} is not a service of project \"{}\" (services: {}): name one of them with {set} in docker-flow.yml",
                     project.name,
                     known.join(", ")
                 )));

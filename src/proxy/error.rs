@@ -26,7 +26,7 @@ pub enum ProxyError {
         color: Color,
         server: String,
     },
-    #[error("proxy container {0} is not running")]
+    #[error("proxy container {0} does not exist: `docker flow proxy` starts it again with every route from Consul")]
     NotRunning(String),
     #[error("timed out after {secs:.1}s waiting for {what}")]
     Timeout { what: String, secs: f64 },

@@ -219,7 +219,9 @@ impl Proxy {
             .build();
         let mut s = self.docker.create_image(Some(opts), None, None);
         while let Some(r) = s.next().await {
-            r.map_err(ProxyError::docker(format!("pull {image}")))?;
+            r.map_err(ProxyError::docker(format!(
+                "pull {image} (--proxy-image / FLOW_PROXY_IMAGE names another image)"
+            )))?;
         }
         Ok(())
     }

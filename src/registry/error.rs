@@ -99,7 +99,7 @@ pub enum RegistryError {
     },
 
     /// An engine call for the embedded Consul failed.
-    #[error("embedded Consul ({container}): could not {action}: {cause}")]
+    #[error("embedded Consul ({container}): could not {action}: {cause}; use your own Consul with --consul-address / FLOW_CONSUL_ADDRESS, or another image with --consul-image / FLOW_CONSUL_IMAGE")]
     Docker {
         container: String,
         action: String,
