@@ -221,6 +221,7 @@ struct Load {
     /// client resent on a new connection, as HTTP clients do for idempotent requests.
     resent: Arc<AtomicU64>,
     /// (time, colour) of every answer.
+    /// (when the request was sent, the colour that answered).
     seen: Arc<Mutex<Vec<(Instant, String)>>>,
     handles: Vec<thread::JoinHandle<()>>,
 }
@@ -246,10 +247,13 @@ impl Load {
             handles.push(thread::spawn(move || {
                 let mut conn: Option<(TcpStream, u32)> = None;
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    // When the request was sent: one in flight at the switch may still be
+                    // answered by the old colour, and that is right.
+                    let sent = Instant::now();
                     let record = |r: std::io::Result<Answer>| match r {
                         Ok(a) if a.status == 200 => {
                             ok.fetch_add(1, Ordering::Relaxed);
-                            seen.lock().unwrap().push((Instant::now(), a.color));
+                            seen.lock().unwrap().push((sent, a.color));
                             true
                         }
                         Ok(a) => {
