@@ -27,7 +27,7 @@
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A compose project after loading.
 #[derive(Debug, Clone, Serialize)]
@@ -48,8 +48,9 @@ pub struct Project {
     pub volumes: IndexMap<String, Volume>,
 }
 
-/// One service, in canonical form (see the module docs).
-#[derive(Debug, Clone, Serialize)]
+/// One service, in canonical form (see the module docs). Deserialize: a release keeps the
+/// service it was started from (a label on its containers), so scaling it later replicates it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Service {
     pub name: String,
     pub spec: docker_compose_types::Service,
@@ -59,7 +60,7 @@ pub struct Service {
 }
 
 /// Service keys of the Compose spec that docker-compose-types does not type.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceExtras {
     pub platform: Option<String>,
     /// `cpus: 1.5` -> NanoCpus.

@@ -70,7 +70,7 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
 
     // The target's image first: a release that cannot be pulled changes nothing at all.
     if !cx.settings.skip_pull_target {
-        let (project, name) = color_project(cx, next, true, routes.port);
+        let (project, name) = color_project(cx, next, true, routes.port, &Base::current(cx));
         let report = cx.report;
         let service = cx.service.clone();
         let on_event = move |m: &str| report.step(FLOW, &service, m);
@@ -115,7 +115,7 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         &cx.service,
         &format!("starting {scale} instance(s) of {next}"),
     );
-    let started = start_color(cx, next, scale, false, routes.port).await;
+    let started = start_color(cx, next, scale, routes.port, &Base::current(cx)).await;
     let outcome = match started {
         Ok(containers) => {
             // While the candidate turns healthy, the proxy's Runtime API path is readied, so a
@@ -253,10 +253,16 @@ pub fn target_networks(project: &Project, target: &str) -> Vec<String> {
 /// so that every instance of a colour runs the same image.
 /// `port`: the routed container port, published on the services' host when the proxy runs on
 /// another engine (an ephemeral host port, so both colours can run at once).
-pub fn color_project(cx: &FlowContext, color: Color, pull: bool, port: u16) -> (Project, String) {
+pub fn color_project(
+    cx: &FlowContext,
+    color: Color,
+    pull: bool,
+    port: u16,
+    base: &Base,
+) -> (Project, String) {
     let mut project = cx.project.clone();
     let name = format!("{}-{color}", cx.target);
-    let mut service = project.services[&cx.target].clone();
+    let mut service = base.service.clone();
     service.name = name.clone();
     service.spec.container_name = None;
     if service.spec.build_.is_none() {
@@ -281,30 +287,89 @@ pub fn color_project(cx: &FlowContext, color: Color, pull: bool, port: u16) -> (
     (project, name)
 }
 
-pub fn flow_labels(cx: &FlowContext, color: Color) -> IndexMap<String, String> {
-    IndexMap::from([
+/// Label holding the compose service a release was started from (JSON).
+const LABEL_SPEC: &str = "com.docker.flow.spec";
+
+/// What a colour's containers are made from: the compose service and docker flow's version as
+/// they were when the release was deployed (kept as labels on its containers). Scaling a release
+/// later replicates it: a compose file or environment edited since, or a newer docker flow, never
+/// recreates its running instances nor starts different ones beside them.
+#[derive(Debug, Clone)]
+pub struct Base {
+    pub service: Service,
+    pub version: String,
+    /// Whether the containers carry the service label (not those of an older docker flow: adding
+    /// it would make them differ and be recreated).
+    pub labelled: bool,
+}
+
+impl Base {
+    /// The target as the compose project says now: for a new release.
+    pub fn current(cx: &FlowContext) -> Base {
+        Base {
+            service: cx.project.services[&cx.target].clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            labelled: true,
+        }
+    }
+
+    /// The release `instances` belong to, from the labels of the first; the current target when
+    /// they carry none (started by an older docker flow).
+    pub async fn of_release(cx: &FlowContext, instances: &[Container]) -> Base {
+        if let Some(first) = instances.first() {
+            if let Ok(info) = cx.docker.inspect_container(&first.id, None).await {
+                let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
+                let service = labels
+                    .get(LABEL_SPEC)
+                    .and_then(|s| serde_json::from_str::<Service>(s).ok());
+                if let (Some(service), Some(version)) =
+                    (service, labels.get("com.docker.flow.version"))
+                {
+                    return Base {
+                        service,
+                        version: version.clone(),
+                        labelled: true,
+                    };
+                }
+            }
+        }
+        Base {
+            labelled: false,
+            ..Base::current(cx)
+        }
+    }
+}
+
+pub fn flow_labels(cx: &FlowContext, color: Color, base: &Base) -> IndexMap<String, String> {
+    let mut labels = IndexMap::from([
         (LABEL_SERVICE.to_string(), cx.service.clone()),
         (LABEL_TARGET.to_string(), cx.target.clone()),
         (LABEL_COLOR.to_string(), color.to_string()),
-        (
-            "com.docker.flow.version".to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-    ])
+        ("com.docker.flow.version".to_string(), base.version.clone()),
+    ]);
+    if base.labelled {
+        labels.insert(
+            LABEL_SPEC.to_string(),
+            serde_json::to_string(&base.service).expect("a compose service serialises"),
+        );
+    }
+    labels
 }
 
-/// Brings `color` to `scale` running containers (creating, starting or removing surplus).
+/// Brings `color` to `scale` running containers (creating, starting or removing surplus), made
+/// from `base`.
 pub async fn start_color(
     cx: &FlowContext,
     color: Color,
     scale: u32,
-    pull: bool,
     port: u16,
+    base: &Base,
 ) -> Result<Vec<Container>, FlowError> {
-    let (project, name) = color_project(cx, color, pull, port);
+    // Never pulls: the deploy pulled first; every instance of a colour runs the same image.
+    let (project, name) = color_project(cx, color, false, port, base);
     let opts = UpOptions {
         scale: Some(scale),
-        extra_labels: flow_labels(cx, color),
+        extra_labels: flow_labels(cx, color, base),
         on_event: Some(events(cx)),
         ..Default::default()
     };

@@ -3,7 +3,7 @@
 //! drained first.
 
 use super::context::FlowContext;
-use super::deploy::{register_and_wait, routes_of, start_color};
+use super::deploy::{register_and_wait, routes_of, start_color, Base};
 use super::error::FlowError;
 use super::{model, observe};
 
@@ -47,6 +47,8 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
         return Ok(());
     }
     let routes = routes_of(cx, &state)?;
+    // The release as it was deployed, whatever the compose file says now.
+    let base = Base::of_release(cx, &before).await;
     let is_live = state.live == Some(color);
     if wanted > current {
         cx.report.step(
@@ -54,7 +56,7 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             &cx.service,
             &format!("scaling {color} from {current} to {wanted}"),
         );
-        let after = start_color(cx, color, wanted, false, routes.port).await?;
+        let after = start_color(cx, color, wanted, routes.port, &base).await?;
         let added: Vec<_> = after
             .into_iter()
             .filter(|c| !before.iter().any(|b| b.id == c.id))
@@ -89,7 +91,7 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             &cx.service,
             &format!("scaling {color} from {current} to {wanted}"),
         );
-        start_color(cx, color, wanted, false, routes.port).await?;
+        start_color(cx, color, wanted, routes.port, &base).await?;
     }
     let mut new_state = state.clone();
     if is_live || state.live.is_none() {
