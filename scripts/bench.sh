@@ -504,6 +504,7 @@ switch_bench() {
       lat+=("$(awk -v f="$first" -v h="$healthy" 'BEGIN { printf "%.3f", f / 1e6 - h }')")
     done
     stop_load
+    SUM_ONE_RUN=("$one" "$REQUESTS" "$((FAIL_CLOSE + FAIL_KEEP))" "$(pct 0.5 "${lat[@]}")" "$(pct 0.99 "${lat[@]}")")
     row "docker flow: $one x the three in one run" "$REQUESTS" "$FAIL_CLOSE" "$FAIL_KEEP" "$KEEP_CONNS" \
       "$(pct 0.5 "${lat[@]}")" "$(pct 0.99 "${lat[@]}")" "$(pct 0.5 "${cmd[@]}")" "$(pct 0.99 "${cmd[@]}")"
     failure_notes "docker flow failures, one-run switches"
@@ -553,7 +554,7 @@ switch_bench() {
 
 # The one table `scripts/bench.sh` ends with (docs/benchmarks.md shows it), from the figures the
 # sections above left in SUM_*; "-" where a section did not run.
-SUM_HS=() SUM_LOAD=() SUM_DEPLOY=() SUM_SWITCH=() SUM_RECREATE=()
+SUM_HS=() SUM_LOAD=() SUM_DEPLOY=() SUM_SWITCH=() SUM_RECREATE=() SUM_ONE_RUN=()
 summary() {
   local mem os
   mem=$(awk '/^MemTotal:/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
@@ -574,7 +575,11 @@ summary() {
       compose_lat="${SUM_RECREATE[3]} s / ${SUM_RECREATE[4]} s"
     fi
     printf '| %-44s | %-22s | %-32s | %-18s |\n' "requests lost per switch (${SUM_SWITCH[0]} switches)" "$per_flow (${SUM_SWITCH[2]} of ${SUM_SWITCH[1]})" "$per_compose" "-"
-    printf '| %-44s | %-22s | %-32s | %-18s |\n' "switch latency seen by users, p50 / p99" "${SUM_SWITCH[3]} s / ${SUM_SWITCH[4]} s" "$compose_lat" "-"
+    printf '| %-44s | %-22s | %-32s | %-18s |\n' "switch latency, `proxy` run alone, p50 / p99" "${SUM_SWITCH[3]} s / ${SUM_SWITCH[4]} s" "$compose_lat" "-"
+  fi
+  if [ ${#SUM_ONE_RUN[@]} = 5 ]; then
+    printf '| %-44s | %-22s | %-32s | %-18s |\n' "switch latency, deploy --flow=proxy, p50 / p99" "${SUM_ONE_RUN[3]} s / ${SUM_ONE_RUN[4]} s" "-" "-"
+    printf '| %-44s | %-22s | %-32s | %-18s |\n' "requests lost, one-run switches (${SUM_ONE_RUN[0]})" "${SUM_ONE_RUN[2]} of ${SUM_ONE_RUN[1]}" "-" "-"
   fi
   if [ ${#SUM_DEPLOY[@]} = 3 ]; then
     a=${SUM_DEPLOY[0]} b=${SUM_DEPLOY[1]}
