@@ -575,7 +575,7 @@ summary() {
       compose_lat="${SUM_RECREATE[3]} s / ${SUM_RECREATE[4]} s"
     fi
     printf '| %-44s | %-22s | %-32s | %-18s |\n' "requests lost per switch (${SUM_SWITCH[0]} switches)" "$per_flow (${SUM_SWITCH[2]} of ${SUM_SWITCH[1]})" "$per_compose" "-"
-    printf '| %-44s | %-22s | %-32s | %-18s |\n' "switch latency, `proxy` run alone, p50 / p99" "${SUM_SWITCH[3]} s / ${SUM_SWITCH[4]} s" "$compose_lat" "-"
+    printf '| %-44s | %-22s | %-32s | %-18s |\n' "switch latency, proxy run alone, p50 / p99" "${SUM_SWITCH[3]} s / ${SUM_SWITCH[4]} s" "$compose_lat" "-"
   fi
   if [ ${#SUM_ONE_RUN[@]} = 5 ]; then
     printf '| %-44s | %-22s | %-32s | %-18s |\n' "switch latency, deploy --flow=proxy, p50 / p99" "${SUM_ONE_RUN[3]} s / ${SUM_ONE_RUN[4]} s" "-" "-"
