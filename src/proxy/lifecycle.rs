@@ -26,6 +26,8 @@ use super::{
     Proxy, LABEL,
 };
 
+/// The new config uploaded beside the live one before it is put in place.
+pub(super) const NEXT_FILE: &str = "haproxy.cfg.next";
 const READY_DEADLINE: Duration = Duration::from_secs(30);
 const RELOAD_DEADLINE: Duration = Duration::from_secs(20);
 /// HAProxy's user in the official image.
@@ -294,7 +296,7 @@ impl Proxy {
     /// (SIGUSR2 to the master); returns when the new worker serves.
     pub(super) async fn reload_with(&self, text: &str) -> Result<(), ProxyError> {
         let rt = self.runtime();
-        let next = format!("{CONFIG_FILE}.next");
+        let next = NEXT_FILE.to_string();
         let next_path = format!("{CONFIG_DIR}/{next}");
         let live_path = format!("{CONFIG_DIR}/{CONFIG_FILE}");
         if let Some(pem) = &self.opts.cert_pem {
