@@ -245,10 +245,13 @@ impl Load {
             handles.push(thread::spawn(move || {
                 let mut conn: Option<(TcpStream, u32)> = None;
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    // When the request was sent: one sent before a switch may still be answered
+                    // by the old colour after it.
+                    let sent = Instant::now();
                     let record = |r: std::io::Result<Answer>| match r {
                         Ok(a) if a.status == 200 => {
                             ok.fetch_add(1, Ordering::Relaxed);
-                            seen.lock().unwrap().push((Instant::now(), a.color));
+                            seen.lock().unwrap().push((sent, a.color));
                             true
                         }
                         Ok(a) => {
@@ -433,6 +436,7 @@ async fn switch_without_reload_under_load_loses_nothing() {
     let (ok, failed, resent, seen) = load.stop();
     assert!(!report.reloaded, "a switch is Runtime API only");
     assert!(report.runtime_commands > 0);
+    // Requests sent after the switch returned.
     let after: Vec<&String> = seen
         .iter()
         .filter(|(t, _)| *t > switched_at)
