@@ -119,6 +119,7 @@ fn service(name: &str, live: Color, paths: &[&str], domains: &[&str]) -> Service
             port: 8080,
             path_type: PathType::Prefix,
             proxy: None,
+            networks: Vec::new(),
         },
         servers: BTreeMap::new(),
         template: None,

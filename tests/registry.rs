@@ -84,6 +84,7 @@ async fn state_round_trip_keeps_the_original_key_format() {
             port: 8080,
             path_type: PathType::Prefix,
             proxy: None,
+            networks: Vec::new(),
         }),
         history: (0..25).map(release).collect(),
         template: Some(Template::Pair {

@@ -44,8 +44,21 @@ fn not_found(e: &BollardError) -> bool {
 }
 
 impl Proxy {
+    /// The networks to be on: this flow's target's, and every routed service's (so that a
+    /// proxy recreated by one service's flow reaches all the others).
+    fn networks(&self, model: &ProxyModel) -> Vec<String> {
+        let mut all = self.opts.networks.clone();
+        for n in model.services.iter().flat_map(|s| &s.routes.networks) {
+            if !all.contains(n) {
+                all.push(n.clone());
+            }
+        }
+        all
+    }
+
     pub(super) async fn ensure_inner(&self, model: &ProxyModel) -> Result<Vec<String>, ProxyError> {
         let name = &self.opts.container;
+        let networks = self.networks(model);
         let mut did = Vec::new();
         let info = match self.docker.inspect_container(name, None).await {
             Ok(i) => Some(i),
@@ -54,7 +67,7 @@ impl Proxy {
         };
         match info {
             None => {
-                self.create(model).await?;
+                self.create(model, &networks).await?;
                 did.push(format!(
                     "proxy container {name} created with the full config"
                 ));
@@ -65,7 +78,7 @@ impl Proxy {
                     .and_then(|n| n.networks)
                     .map(|n| n.into_keys().collect())
                     .unwrap_or_default();
-                for net in self.opts.networks.iter().filter(|n| !joined.contains(n)) {
+                for net in networks.iter().filter(|n| !joined.contains(n)) {
                     self.connect(net).await?;
                     did.push(format!("proxy joined network {net}"));
                 }
@@ -90,7 +103,7 @@ impl Proxy {
         Ok(did)
     }
 
-    async fn create(&self, model: &ProxyModel) -> Result<(), ProxyError> {
+    async fn create(&self, model: &ProxyModel, networks: &[String]) -> Result<(), ProxyError> {
         let o = &self.opts;
         // Render first: a model that does not render creates nothing.
         let config = render::render(model, o)?;
@@ -108,7 +121,7 @@ impl Proxy {
                 bind(o.https_port.unwrap_or(HTTPS_PORT_IN)),
             );
         }
-        let networking = o.networks.first().map(|n| NetworkingConfig {
+        let networking = networks.first().map(|n| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(n.clone(), EndpointSettings::default())])),
         });
         let body = ContainerCreateBody {
@@ -141,7 +154,7 @@ impl Proxy {
             other => other,
         };
         created.map_err(ProxyError::docker(format!("create {}", o.container)))?;
-        for net in o.networks.iter().skip(1) {
+        for net in networks.iter().skip(1) {
             self.connect(net).await?;
         }
         if let Some(pem) = &o.cert_pem {
