@@ -542,9 +542,9 @@ impl OwnConsul {
             .spawn()
             .expect("start consul");
         self.child = Some(child);
-        // Ready: a leader, the node's own health passing (sessions need it; right after a
-        // restart they would be invalidated when it flips), and caught up: a restarted leader
-        // answers reads before it has applied its log, a write returns once all before it is.
+        // Ready: a leader, the node's own health passing (a lock session is created against
+        // it), and caught up: a restarted leader answers reads before it has applied its log,
+        // a write returns once all before it is.
         let leader = format!("{}/v1/status/leader", self.addr);
         let node = format!("{}/v1/health/node/dftest-faults-{http}", self.addr);
         let ready = format!("{}/v1/kv/dftest-faults-ready", self.addr);
