@@ -65,6 +65,10 @@ pub struct Routes {
     /// renders only the services that name it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
+    /// The engine networks the service's instances are on: a proxy recreated by another
+    /// service's flow joins them too, so every route it renders is reachable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

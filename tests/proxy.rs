@@ -120,6 +120,7 @@ fn service(name: &str, live: Color, paths: &[&str], domains: &[&str]) -> Service
             port: 8080,
             path_type: PathType::Prefix,
             proxy: None,
+            networks: Vec::new(),
         },
         servers: BTreeMap::new(),
         template: None,
@@ -221,7 +222,6 @@ struct Load {
     /// client resent on a new connection, as HTTP clients do for idempotent requests.
     resent: Arc<AtomicU64>,
     /// (time, colour) of every answer.
-    /// (when the request was sent, the colour that answered).
     seen: Arc<Mutex<Vec<(Instant, String)>>>,
     handles: Vec<thread::JoinHandle<()>>,
 }
@@ -247,8 +247,8 @@ impl Load {
             handles.push(thread::spawn(move || {
                 let mut conn: Option<(TcpStream, u32)> = None;
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                    // When the request was sent: one in flight at the switch may still be
-                    // answered by the old colour, and that is right.
+                    // When the request was sent: one sent before a switch may still be answered
+                    // by the old colour after it.
                     let sent = Instant::now();
                     let record = |r: std::io::Result<Answer>| match r {
                         Ok(a) if a.status == 200 => {
@@ -438,6 +438,7 @@ async fn switch_without_reload_under_load_loses_nothing() {
     let (ok, failed, resent, seen) = load.stop();
     assert!(!report.reloaded, "a switch is Runtime API only");
     assert!(report.runtime_commands > 0);
+    // Requests sent after the switch returned.
     let after: Vec<&String> = seen
         .iter()
         .filter(|(t, _)| *t > switched_at)

@@ -9,7 +9,7 @@ use bollard::Docker;
 use common::{bed, curl, docker_ok, published_port, unique, wait_until_async, Cleanup};
 use docker_flow::registry::{
     ensure_embedded, holder_text, Check, Consul, ConsulConfig, EmbeddedConsul, Registration,
-    RegistryError, StateVersion,
+    RegistryError, StateVersion, SESSION_TTL,
 };
 use docker_flow::release::{Color, PathType, Release, ReleaseState, Routes, Template};
 
@@ -84,6 +84,7 @@ async fn state_round_trip_keeps_the_original_key_format() {
             port: 8080,
             path_type: PathType::Prefix,
             proxy: None,
+            networks: Vec::new(),
         }),
         history: (0..25).map(release).collect(),
         template: Some(Template::Pair {
@@ -323,6 +324,30 @@ async fn lock_contention_names_the_holder() {
         .await
         .unwrap();
     again.release().await.unwrap();
+}
+
+/// A run waiting for a killed run's lock waits up to twice the session TTL: its own session
+/// must stay valid meanwhile (it used to expire unrenewed, and the acquire then failed with
+/// "invalid session").
+#[tokio::test]
+async fn a_lock_waited_for_longer_than_the_session_ttl_is_acquired() {
+    let mut cleanup = Cleanup::new();
+    let svc = service(&mut cleanup, "longwait");
+    let c = consul();
+    let first = c
+        .lock(&svc, "deploy by a slow one", Duration::from_secs(1))
+        .await
+        .unwrap();
+    let c2 = c.clone();
+    let svc2 = svc.clone();
+    let waiter = tokio::spawn(async move {
+        c2.lock(&svc2, "deploy by the patient one", Duration::from_secs(90))
+            .await
+    });
+    tokio::time::sleep(SESSION_TTL * 2 + Duration::from_secs(2)).await;
+    first.release().await.unwrap();
+    let second = waiter.await.unwrap().expect("the waiter gets the lock");
+    second.release().await.unwrap();
 }
 
 #[tokio::test]

@@ -413,6 +413,7 @@ pub fn routes_of(cx: &FlowContext, state: &ReleaseState) -> Result<Routes, FlowE
         port,
         path_type: p.path_type,
         proxy: Some(p.name.clone()),
+        networks: target_networks(&cx.project, &cx.target),
     })
 }
 

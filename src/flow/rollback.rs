@@ -25,6 +25,24 @@ async fn rollback(cx: &FlowContext) -> Result<(), FlowError> {
     };
     let previous = live.other();
     let observed = observe::observe(&cx.docker, &cx.service).await?;
+    let leftover = observed.running(previous);
+    let switched = state
+        .history
+        .last()
+        .is_some_and(|r| r.event == "rolled-back" && r.color == live);
+    if switched && state.candidate.is_none() && !leftover.is_empty() && !cx.settings.dry_run {
+        // A rollback killed after it switched users (Consul says so) but before it stopped
+        // what it rolled back from: finish that one instead of rolling back again.
+        super::deploy::stop_color(cx, FLOW, previous, &leftover).await?;
+        cx.report.done(
+            FLOW,
+            &cx.service,
+            &format!(
+                "the interrupted rollback is finished: users reach {live}; {previous} stopped"
+            ),
+        );
+        return Ok(());
+    }
     let containers: Vec<_> = observed.of(previous).to_vec();
     if containers.is_empty() {
         return Err(FlowError::Invalid(format!(

@@ -1,4 +1,5 @@
-//! `scale`: the live colour to N instances, or by +N / -N relative to what runs (floor 1).
+//! `scale`: the live colour to N instances, or by +N / -N relative to the recorded scale
+//! (floor 1); a rerun after a killed run converges instead of adding again.
 //! New instances are registered and healthy before the proxy learns of them; removed ones are
 //! drained first.
 
@@ -27,10 +28,22 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
     let observed = observe::observe(&cx.docker, &cx.service).await?;
     let before: Vec<observe::Container> = observed.running(color).into_iter().cloned().collect();
     let current = before.len() as u32;
+    // Relative amounts apply to the scale Consul recorded (what the last completed flow left),
+    // so a rerun after a killed `scale +2` ends where the first run would have, not at +4.
+    let recorded = state.scale.unwrap_or(current);
     let wanted = spec
-        .apply(current)
+        .apply(recorded)
         .map_err(|e| FlowError::Invalid(format!("scale: {e}")))?;
-    if wanted == current {
+    let name = format!("{}-{color}", cx.service);
+    let passing: Vec<String> = cx
+        .consul
+        .instances(&name, true)
+        .await?
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    let settled = before.iter().all(|c| passing.contains(&c.name));
+    if wanted == current && state.scale == Some(wanted) && settled {
         cx.report.done(
             FLOW,
             &cx.service,
@@ -48,26 +61,37 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
     }
     let routes = routes_of(cx, &state)?;
     // The release as it was deployed, whatever the compose file says now.
-    let base = Base::of_release(cx, &before).await;
+    let release = Base::of_release(cx, &before).await;
     let is_live = state.live == Some(color);
-    if wanted > current {
+    if wanted >= current {
         cx.report.step(
             FLOW,
             &cx.service,
             &format!("scaling {color} from {current} to {wanted}"),
         );
-        let after = start_color(cx, color, wanted, routes.port, &base).await?;
+        let after = start_color(cx, color, wanted, routes.port, &release).await?;
+        // New instances, and those a killed run started beyond the recorded scale that do
+        // not pass yet: registered and healthy before the proxy learns of them.
         let added: Vec<_> = after
             .into_iter()
-            .filter(|c| !before.iter().any(|b| b.id == c.id))
+            .filter(|c| {
+                !before.iter().any(|b| b.id == c.id)
+                    || (c.number > recorded && !passing.contains(&c.name))
+            })
             .collect();
-        if let Err(e) = register_and_wait(cx, color, &added, &routes).await {
-            // The new instances go again; the proxy never knew them.
-            super::deploy::remove_color(cx, color, &added).await.ok();
-            return Err(FlowError::Failed(format!(
-                "scale {}: {e}; the new instances were removed, {current} still run",
-                cx.service
-            )));
+        if !added.is_empty() {
+            if let Err(e) = register_and_wait(cx, color, &added, &routes).await {
+                // The new instances go again; the proxy never knew them.
+                super::deploy::remove_color(cx, color, &added).await.ok();
+                let kept = before
+                    .iter()
+                    .filter(|b| !added.iter().any(|a| a.id == b.id))
+                    .count();
+                return Err(FlowError::Failed(format!(
+                    "scale {}: {e}; the new instances were removed, {kept} still run",
+                    cx.service
+                )));
+            }
         }
     } else {
         let surplus: Vec<_> = before
@@ -91,7 +115,7 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             &cx.service,
             &format!("scaling {color} from {current} to {wanted}"),
         );
-        start_color(cx, color, wanted, routes.port, &base).await?;
+        start_color(cx, color, wanted, routes.port, &release).await?;
     }
     let mut new_state = state.clone();
     if is_live || state.live.is_none() {

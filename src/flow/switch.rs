@@ -68,6 +68,7 @@ async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
             routes.port = port;
         }
         routes.proxy = Some(p.name.clone());
+        routes.networks = super::deploy::target_networks(&cx.project, &cx.target);
     }
     if cx.settings.dry_run {
         cx.report.done(

@@ -26,6 +26,8 @@ use super::{
     Proxy, LABEL,
 };
 
+/// The new config uploaded beside the live one before it is put in place.
+pub(super) const NEXT_FILE: &str = "haproxy.cfg.next";
 const READY_DEADLINE: Duration = Duration::from_secs(30);
 const RELOAD_DEADLINE: Duration = Duration::from_secs(20);
 /// HAProxy's user in the official image.
@@ -42,8 +44,21 @@ fn not_found(e: &BollardError) -> bool {
 }
 
 impl Proxy {
+    /// The networks to be on: this flow's target's, and every routed service's (so that a
+    /// proxy recreated by one service's flow reaches all the others).
+    fn networks(&self, model: &ProxyModel) -> Vec<String> {
+        let mut all = self.opts.networks.clone();
+        for n in model.services.iter().flat_map(|s| &s.routes.networks) {
+            if !all.contains(n) {
+                all.push(n.clone());
+            }
+        }
+        all
+    }
+
     pub(super) async fn ensure_inner(&self, model: &ProxyModel) -> Result<Vec<String>, ProxyError> {
         let name = &self.opts.container;
+        let networks = self.networks(model);
         let mut did = Vec::new();
         let info = match self.docker.inspect_container(name, None).await {
             Ok(i) => Some(i),
@@ -52,7 +67,7 @@ impl Proxy {
         };
         match info {
             None => {
-                self.create(model).await?;
+                self.create(model, &networks).await?;
                 if let Err(e) = self.wait_ready(None).await {
                     // A proxy that never served (a template rendering a config HAProxy refuses)
                     // is removed again: the flow leaves no broken container behind.
@@ -87,9 +102,7 @@ impl Proxy {
                     .map(|n| n.into_keys().collect())
                     .unwrap_or_default();
                 // A proxy on the host's network reaches every local container already.
-                let missing = self
-                    .opts
-                    .networks
+                let missing = networks
                     .iter()
                     .filter(|n| mode != "host" && !joined.contains(n));
                 for net in missing {
@@ -117,7 +130,7 @@ impl Proxy {
         Ok(did)
     }
 
-    async fn create(&self, model: &ProxyModel) -> Result<(), ProxyError> {
+    async fn create(&self, model: &ProxyModel, networks: &[String]) -> Result<(), ProxyError> {
         let o = &self.opts;
         // Render first: a model that does not render creates nothing.
         let config = render::render(model, o)?;
@@ -135,7 +148,7 @@ impl Proxy {
                 bind(o.https_port.unwrap_or(HTTPS_PORT_IN)),
             );
         }
-        let networks: &[String] = if o.host_network { &[] } else { &o.networks };
+        let networks: &[String] = if o.host_network { &[] } else { networks };
         let networking = networks.first().map(|n| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(n.clone(), EndpointSettings::default())])),
         });
@@ -371,7 +384,7 @@ impl Proxy {
     /// (SIGUSR2 to the master); returns when the new worker serves.
     pub(super) async fn reload_with(&self, text: &str) -> Result<(), ProxyError> {
         let rt = self.runtime();
-        let next = format!("{CONFIG_FILE}.next");
+        let next = NEXT_FILE.to_string();
         let next_path = format!("{CONFIG_DIR}/{next}");
         let live_path = format!("{CONFIG_DIR}/{CONFIG_FILE}");
         if let Some(pem) = &self.opts.cert_pem {

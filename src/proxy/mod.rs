@@ -143,21 +143,23 @@ impl Proxy {
                 },
                 &next.slots,
             );
-            // One exec: check the file is still `generation`, send the commands, write the file.
+            // One exec: check the file is still `generation`, write the new file, send the
+            // commands, put the file in place. A config too large for the exec's environment
+            // is uploaded first, so a failed write changes nothing either way.
             let (new_generation, stamped) = lifecycle::stamp(&next.text);
             let inline = stamped.len() <= runtime::MAX_INLINE_CONFIG;
             self.forget();
-            let outcome = self
-                .runtime()
-                .switch(&cmds, generation, inline.then_some(stamped.as_str()))
-                .await;
+            let write = if inline {
+                runtime::Write::Inline(&stamped)
+            } else {
+                self.upload(lifecycle::NEXT_FILE, stamped.as_bytes(), 0o644)
+                    .await?;
+                runtime::Write::Prepared
+            };
+            let outcome = self.runtime().switch(&cmds, generation, write).await;
             match outcome {
                 Ok(runtime::Switch::Stale) => continue,
-                Ok(runtime::Switch::Done { written }) => {
-                    if !written {
-                        self.write_config(&next.text).await?;
-                    }
-                }
+                Ok(runtime::Switch::Done) => {}
                 Err(e) => {
                     // Commands may have been partly applied: put the old file back, so that the
                     // next apply diffs from it and sends them again (they are idempotent).
@@ -165,16 +167,8 @@ impl Proxy {
                     return Err(e);
                 }
             }
-            if inline
-                && self
-                    .cache
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .is_none()
-            {
-                *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some((new_generation, next.text.clone()));
-            }
+            *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((new_generation, next.text.clone()));
             return Ok(ApplyReport {
                 reloaded: false,
                 runtime_commands: cmds.len(),

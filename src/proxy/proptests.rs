@@ -29,6 +29,7 @@ fn model(template: Option<TemplateSpec>) -> ProxyModel {
                 port: 8080,
                 path_type: PathType::Prefix,
                 proxy: None,
+                networks: Vec::new(),
             },
             servers: BTreeMap::from([
                 (Color::Blue, vec![server("s-1", "192.0.2.5")]),

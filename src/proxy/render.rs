@@ -503,6 +503,7 @@ mod tests {
                 port: 8080,
                 path_type: PathType::Prefix,
                 proxy: None,
+                networks: Vec::new(),
             },
             servers: BTreeMap::from([
                 (Color::Blue, vec![server("app-web-blue-1", "192.0.2.2")]),

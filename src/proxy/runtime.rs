@@ -25,8 +25,26 @@ pub(crate) const MAX_INLINE_CONFIG: usize = 96 * 1024;
 pub(crate) enum Switch {
     /// The file in the container was not the generation the caller diffed from: nothing done.
     Stale,
-    /// Commands applied; `written`: the new file is in place too.
-    Done { written: bool },
+    /// Commands applied and the new file in place.
+    Done,
+}
+
+/// How a switch writes the new config file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Write<'a> {
+    /// This text (already stamped), carried in the exec's environment.
+    Inline(&'a str),
+    /// `<file>.next`, uploaded by the caller before the switch.
+    Prepared,
+}
+
+impl Write<'_> {
+    fn mode(&self) -> &'static str {
+        match self {
+            Write::Inline(_) => "inline",
+            Write::Prepared => "prepared",
+        }
+    }
 }
 
 /// HAProxy reads at most a buffer (16 kB by default) of commands per line: stay well below.
@@ -193,14 +211,16 @@ impl Runtime<'_> {
     }
 
     /// The switch in one exec (as root, to write the config directory): checks that the file is
-    /// still `generation` (0: do not check), sends the commands, writes `config` (already
-    /// stamped) when given. Batches too large for one line go the slow way (check, commands,
-    /// no write).
+    /// still `generation` (0: do not check), writes the new file beside the live one, sends the
+    /// commands, then moves the file in place. The new file is written before any command, so
+    /// a config directory that is full or read-only fails the switch with nothing changed.
+    /// Batches too large for one line go the slow way: the file first, then the commands
+    /// (on failure the caller puts the old file back).
     pub async fn switch(
         &self,
         cmds: &[String],
         generation: u64,
-        config: Option<&str>,
+        write: Write<'_>,
     ) -> Result<Switch, ProxyError> {
         let batches = batches(cmds);
         let one = batches.len() <= 1;
@@ -209,7 +229,6 @@ impl Runtime<'_> {
         } else {
             String::new()
         };
-        let write = one && config.is_some();
         let path = format!("{CONFIG_DIR}/{CONFIG_FILE}");
         let script = format!(
             "f='{path}'
@@ -217,22 +236,36 @@ if [ \"$FLOW_GEN\" != 0 ]; then
   first=; read -r first < \"$f\" || true
   [ \"$first\" = \"# generation $FLOW_GEN\" ] || {{ echo FLOW_STALE; exit 0; }}
 fi
-if [ -n \"$FLOW_CMD\" ]; then {{ {send}; }} || exit 1; fi
-if [ \"$FLOW_WRITE\" = 1 ]; then printf '%s' \"$FLOW_CFG\" > \"$f.tmp\" && mv -f \"$f.tmp\" \"$f\" || exit 1; fi
+case \"$FLOW_WRITE\" in
+  inline) {{ printf '%s' \"$FLOW_CFG\" > \"$f.tmp\" && [ \"$(wc -c < \"$f.tmp\")\" -eq \"$FLOW_LEN\" ]; }} 2>&1 || {{ rm -f \"$f.tmp\"; echo FLOW_NOWRITE; exit 1; }} ;;
+  prepared) mv -f \"$f.next\" \"$f.tmp\" 2>&1 || {{ echo FLOW_NOWRITE; exit 1; }} ;;
+esac
+if [ -n \"$FLOW_CMD\" ]; then {{ {send}; }} || {{ rm -f \"$f.tmp\"; exit 1; }}; fi
+mv -f \"$f.tmp\" \"$f\" || exit 1
 echo FLOW_DONE",
             send = self.send_script()
         );
         let mut env = vec![
             format!("FLOW_GEN={generation}"),
             format!("FLOW_CMD={line}"),
-            format!("FLOW_WRITE={}", u8::from(write)),
+            format!("FLOW_WRITE={}", write.mode()),
         ];
-        if write {
-            env.push(format!("FLOW_CFG={}", config.unwrap_or_default()));
+        if let Write::Inline(config) = write {
+            env.push(format!("FLOW_CFG={config}"));
+            env.push(format!("FLOW_LEN={}", config.len()));
         }
         let (code, out) = self.script(&script, env).await?;
         if out.lines().any(|l| l == "FLOW_STALE") {
             return Ok(Switch::Stale);
+        }
+        if out.lines().any(|l| l == "FLOW_NOWRITE") {
+            return Err(ProxyError::Container {
+                container: self.container.to_string(),
+                message: format!(
+                    "cannot write the new config in {CONFIG_DIR} (full or read-only?): {}; nothing was changed, the old config keeps serving",
+                    out.replace("FLOW_NOWRITE", "").trim()
+                ),
+            });
         }
         let answer = out.replace("FLOW_DONE", "");
         if code != 0 || !out.contains("FLOW_DONE") {
@@ -245,7 +278,7 @@ echo FLOW_DONE",
         if !one {
             self.commands(cmds).await?;
         }
-        Ok(Switch::Done { written: write })
+        Ok(Switch::Done)
     }
 
     /// `show info` answered and the main frontend accepts a TCP connection: the worker's PID.

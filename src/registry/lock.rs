@@ -179,22 +179,22 @@ impl Consul {
         wait: Duration,
     ) -> Result<Lock, RegistryError> {
         let session = self.create_session(&key).await?;
+        // Renewed from now on: a wait for another holder (a killed run's lock takes up to twice
+        // the TTL to expire) outlasts an unrenewed session, which then cannot acquire.
+        let lost = Arc::new(AtomicBool::new(false));
+        let renew = tokio::spawn(renew_loop(self.clone(), session.clone(), Arc::clone(&lost)));
         match self.acquire(what, &key, &session, holder, wait).await {
-            Ok(()) => {
-                let lost = Arc::new(AtomicBool::new(false));
-                let renew =
-                    tokio::spawn(renew_loop(self.clone(), session.clone(), Arc::clone(&lost)));
-                Ok(Lock {
-                    consul: self.clone(),
-                    key,
-                    session,
-                    holder: holder.to_string(),
-                    lost,
-                    renew: Some(renew),
-                    released: false,
-                })
-            }
+            Ok(()) => Ok(Lock {
+                consul: self.clone(),
+                key,
+                session,
+                holder: holder.to_string(),
+                lost,
+                renew: Some(renew),
+                released: false,
+            }),
             Err(e) => {
+                renew.abort();
                 let _ = destroy_session(self, &session).await;
                 Err(e)
             }
