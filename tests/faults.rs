@@ -264,21 +264,12 @@ impl Site {
     /// The plugin binary itself (so that its PID is the one to kill), as the docker CLI runs
     /// it, with JSON events on stdout.
     fn spawn(&self, env: &[(&str, &str)], args: &[&str]) -> Running {
-        let bed = bed();
         let t = &self.tour;
         let mut cmd = Command::new(PLUGIN);
         cmd.args(args)
             .current_dir(t.dir.path())
-            .env("DOCKER_CONFIG", t.config.path())
-            .env("DOCKER_HOST", &bed.docker_host)
-            .env("DEMO_IMAGE", &bed.demo_image)
-            .env("FLOW_PROJECT", &t.project)
+            .envs(t.env())
             .env("FLOW_CONSUL_ADDRESS", &self.consul)
-            .env("FLOW_PROXY_IMAGE", &bed.haproxy_image)
-            .env("FLOW_PROXY_NAME", &t.proxy)
-            .env("FLOW_PROXY_HTTP_PORT", t.port.to_string())
-            .env("FLOW_PROXY_BIND_ADDRESS", "127.0.0.1")
-            .env("FLOW_SKIP_PULL_TARGET", "true")
             .env("FLOW_FORMAT", "json")
             .env_remove("FLOW_SCALE")
             .env_remove("COMPOSE_FILE")

@@ -210,7 +210,7 @@ fn two_deploys_at_once_one_waits_for_the_lock() {
     let first = {
         let mut cmd = Command::new("docker");
         cmd.arg("flow").arg("deploy").current_dir(tour.dir.path());
-        for (k, v) in tour_env(&tour) {
+        for (k, v) in tour.env() {
             cmd.env(k, v);
         }
         cmd.env("RELEASE", "v2").spawn().unwrap()
@@ -236,25 +236,6 @@ fn two_deploys_at_once_one_waits_for_the_lock() {
     );
 }
 
-fn tour_env(tour: &Tour) -> Vec<(String, String)> {
-    let bed = bed();
-    vec![
-        (
-            "DOCKER_CONFIG".into(),
-            tour.config.path().display().to_string(),
-        ),
-        ("DOCKER_HOST".into(), bed.docker_host.clone()),
-        ("DEMO_IMAGE".into(), bed.demo_image.clone()),
-        ("FLOW_PROJECT".into(), tour.project.clone()),
-        ("FLOW_CONSUL_ADDRESS".into(), bed.consul.clone()),
-        ("FLOW_PROXY_IMAGE".into(), bed.haproxy_image.clone()),
-        ("FLOW_PROXY_NAME".into(), tour.proxy.clone()),
-        ("FLOW_PROXY_HTTP_PORT".into(), tour.port.to_string()),
-        ("FLOW_PROXY_BIND_ADDRESS".into(), "127.0.0.1".into()),
-        ("FLOW_SKIP_PULL_TARGET".into(), "true".into()),
-    ]
-}
-
 #[test]
 fn dry_run_changes_nothing() {
     let tour = Tour::new(true);
@@ -272,7 +253,7 @@ fn a_deploy_killed_mid_health_wait_is_completed_by_the_next_run() {
     let mut child = {
         let mut cmd = Command::new("docker");
         cmd.args(["flow", "deploy"]).current_dir(tour.dir.path());
-        for (k, v) in tour_env(&tour) {
+        for (k, v) in tour.env() {
             cmd.env(k, v);
         }
         cmd.env("RELEASE", "v2")
@@ -385,7 +366,7 @@ fn status_never_starts_consul() {
     let tour = Tour::new(true);
     let mut cmd = Command::new("docker");
     cmd.args(["flow", "status"]).current_dir(tour.dir.path());
-    for (k, v) in tour_env(&tour) {
+    for (k, v) in tour.env() {
         if k != "FLOW_CONSUL_ADDRESS" {
             cmd.env(k, v);
         }

@@ -78,25 +78,33 @@ impl Tour {
         self.flow_with(&[], env, args)
     }
 
+    /// The tour's environment: its config dir, the bed's engine, Consul and images, its own
+    /// project, proxy and port.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let bed = bed();
+        vec![
+            ("DOCKER_CONFIG", self.config.path().display().to_string()),
+            ("DOCKER_HOST", bed.docker_host.clone()),
+            ("DEMO_IMAGE", bed.demo_image.clone()),
+            ("FLOW_PROJECT", self.project.clone()),
+            ("FLOW_CONSUL_ADDRESS", bed.consul.clone()),
+            ("FLOW_PROXY_IMAGE", bed.haproxy_image.clone()),
+            ("FLOW_PROXY_NAME", self.proxy.clone()),
+            ("FLOW_PROXY_HTTP_PORT", self.port.to_string()),
+            ("FLOW_PROXY_BIND_ADDRESS", "127.0.0.1".into()),
+            ("FLOW_SKIP_PULL_TARGET", "true".into()),
+            ("FLOW_PROXY_HOST", format!("127.0.0.1:{}", self.port)),
+        ]
+    }
+
     /// `docker <globals> flow <args>`: with docker's own global flags (`-D`, `--context`…).
     pub fn flow_with(&self, globals: &[&str], env: &[(&str, &str)], args: &[&str]) -> Output {
-        let bed = bed();
         let mut cmd = Command::new("docker");
         cmd.args(globals)
             .arg("flow")
             .args(args)
             .current_dir(self.dir.path())
-            .env("DOCKER_CONFIG", self.config.path())
-            .env("DOCKER_HOST", &bed.docker_host)
-            .env("DEMO_IMAGE", &bed.demo_image)
-            .env("FLOW_PROJECT", &self.project)
-            .env("FLOW_CONSUL_ADDRESS", &bed.consul)
-            .env("FLOW_PROXY_IMAGE", &bed.haproxy_image)
-            .env("FLOW_PROXY_NAME", &self.proxy)
-            .env("FLOW_PROXY_HTTP_PORT", self.port.to_string())
-            .env("FLOW_PROXY_BIND_ADDRESS", "127.0.0.1")
-            .env("FLOW_SKIP_PULL_TARGET", "true")
-            .env("FLOW_PROXY_HOST", format!("127.0.0.1:{}", self.port))
+            .envs(self.env())
             .env_remove("FLOW_SCALE")
             .env_remove("COMPOSE_FILE");
         cmd.envs(env.iter().copied());
