@@ -33,6 +33,30 @@ use crate::compose::{Project, Service};
 /// The label Swarm stacks use for their project; `docker stack ps <project>` lists our services.
 pub const STACK_NAMESPACE: &str = "com.docker.stack.namespace";
 
+/// The service's healthcheck as JSON. bollard reads `ContainerSpec.HealthCheck` but the engine
+/// writes `Healthcheck`, so an inspected spec comes back without it: this label restores it
+/// (else scaling with the inspected spec would drop the healthcheck).
+pub const HEALTHCHECK_LABEL: &str = "com.docker.flow.healthcheck";
+
+/// Puts the healthcheck the label keeps back into an inspected spec.
+fn restore_healthcheck(spec: &mut ServiceSpec) {
+    let Some(text) = spec.labels.as_ref().and_then(|l| l.get(HEALTHCHECK_LABEL)) else {
+        return;
+    };
+    let Ok(hc) = serde_json::from_str::<HealthConfig>(text) else {
+        return;
+    };
+    if let Some(c) = spec
+        .task_template
+        .as_mut()
+        .and_then(|t| t.container_spec.as_mut())
+    {
+        if c.health_check.is_none() {
+            c.health_check = Some(hc);
+        }
+    }
+}
+
 /// Whether the engine is an active Swarm manager (services can be created there).
 pub async fn is_manager(docker: &Docker) -> Result<bool, EngineError> {
     let info = docker
@@ -61,6 +85,9 @@ fn invalid(service: &Service, key: &str, reason: impl Into<String>) -> EngineErr
         reason: reason.into(),
     }
 }
+
+/// The smallest start period Swarm takes as set (0 reads as unset there).
+const START_PERIOD_FLOOR: i64 = 1_000_000;
 
 const NOT_ON_SWARM: &str = "cannot be carried by a Swarm service spec (docker flow runs Swarm services on a Swarm manager)";
 
@@ -115,6 +142,12 @@ pub fn service_spec(
 
     let mut container_labels: HashMap<String, String> = body.labels.clone().unwrap_or_default();
     container_labels.insert(STACK_NAMESPACE.into(), project.name.clone());
+    let health = body.healthcheck.clone().map(|mut h| {
+        // Swarm starts an unset start period at 30 s, in which failures do not count: an
+        // unhealthy release would hold the deploy that long. Compose's default is 0.
+        h.start_period.get_or_insert(START_PERIOD_FLOOR);
+        h
+    });
     let container = TaskSpecContainerSpec {
         image: body.image.clone(),
         labels: Some(container_labels),
@@ -131,7 +164,7 @@ pub fn service_spec(
         mounts: host.mounts.clone(),
         stop_signal: body.stop_signal.clone(),
         stop_grace_period: body.stop_timeout.map(|s| s * 1_000_000_000),
-        health_check: body.healthcheck.clone(),
+        health_check: health.clone(),
         hosts: host.extra_hosts.as_ref().map(|h| {
             // Compose writes `host:ip`, a Swarm spec `ip host`.
             h.iter()
@@ -181,6 +214,12 @@ pub fn service_spec(
     let mut service_labels: HashMap<String, String> =
         labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     service_labels.insert(STACK_NAMESPACE.into(), project.name.clone());
+    if let Some(hc) = &health {
+        service_labels.insert(
+            HEALTHCHECK_LABEL.into(),
+            serde_json::to_string(hc).unwrap_or_default(),
+        );
+    }
     let mut update_config = None;
     if let Some(d) = &spec.deploy {
         if let Some(m) = d.mode.as_deref().filter(|m| *m != "replicated") {
@@ -575,7 +614,8 @@ pub async fn services_labelled(
     Ok(list
         .into_iter()
         .map(|s| {
-            let spec = s.spec.unwrap_or_default();
+            let mut spec = s.spec.unwrap_or_default();
+            restore_healthcheck(&mut spec);
             let container = spec
                 .task_template
                 .and_then(|t| t.container_spec)
@@ -605,6 +645,27 @@ pub async fn create_service(docker: &Docker, spec: ServiceSpec) -> Result<(), En
     Ok(())
 }
 
+/// Creates the service, or updates an existing one to `spec` (full spec, current version index).
+pub async fn create_or_update(docker: &Docker, spec: ServiceSpec) -> Result<(), EngineError> {
+    let name = spec.name.clone().unwrap_or_default();
+    match docker.inspect_service(&name, None).await {
+        Err(e) if is_not_found(&e) => create_service(docker, spec).await,
+        Err(e) => Err(api_error(format!("inspect service {name}"), e)),
+        Ok(current) => {
+            let version = current.version.and_then(|v| v.index).unwrap_or_default();
+            let options = UpdateServiceOptions {
+                version: i32::try_from(version).unwrap_or(i32::MAX),
+                ..Default::default()
+            };
+            docker
+                .update_service(&name, spec, options, None)
+                .await
+                .map_err(|e| api_error(format!("update service {name}"), e))?;
+            Ok(())
+        }
+    }
+}
+
 /// Sets the replicas of service `name`: the full current spec goes back with its version index
 /// (a partial spec would reset every other field).
 pub async fn scale_service(docker: &Docker, name: &str, replicas: u32) -> Result<(), EngineError> {
@@ -614,6 +675,7 @@ pub async fn scale_service(docker: &Docker, name: &str, replicas: u32) -> Result
         .map_err(|e| api_error(format!("inspect service {name}"), e))?;
     let version = current.version.and_then(|v| v.index).unwrap_or_default();
     let mut spec = current.spec.unwrap_or_default();
+    restore_healthcheck(&mut spec);
     spec.mode = Some(ServiceSpecMode {
         replicated: Some(ServiceSpecModeReplicated {
             replicas: Some(i64::from(replicas)),

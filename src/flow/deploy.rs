@@ -16,6 +16,7 @@ use super::error::FlowError;
 use super::observe::{self, Container, LABEL_COLOR, LABEL_SERVICE, LABEL_TARGET};
 use super::reach::Reach;
 use super::report::now;
+use super::runtime::Runtime;
 
 const FLOW: &str = "deploy";
 
@@ -25,7 +26,7 @@ pub async fn run(cx: &FlowContext) -> Result<(), FlowError> {
 
 async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
     let (state, version) = cx.consul.read_state(&cx.service).await?;
-    let observed = observe::observe(&cx.docker, &cx.service).await?;
+    let observed = super::runtime::observe(cx).await?;
     // The first release is blue; a release that was deployed but never made live is replaced.
     // --blue-green=false replaces the live colour in place (the original tool's behaviour:
     // users see errors until the new containers are up).
@@ -89,6 +90,10 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
     for side in &cx.settings.side_targets {
         cx.report
             .step(FLOW, &cx.service, &format!("side target {side}"));
+        if cx.runtime == Runtime::Swarm {
+            super::runtime::up_side_service(cx, side).await?;
+            continue;
+        }
         let opts = UpOptions {
             on_event: Some(events(cx)),
             ..Default::default()
@@ -137,7 +142,7 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         Ok(c) => c,
         Err(e) => {
             // Leave nothing half-done: the new colour goes, live state and proxy never changed.
-            let left = observe::observe(&cx.docker, &cx.service)
+            let left = super::runtime::observe(cx)
                 .await
                 .map(|o| o.of(next).to_vec())
                 .unwrap_or_default();
@@ -301,6 +306,9 @@ pub async fn start_color(
     pull: bool,
     port: u16,
 ) -> Result<Vec<Container>, FlowError> {
+    if cx.runtime == Runtime::Swarm {
+        return super::runtime::start_swarm(cx, FLOW, color, scale, port).await;
+    }
     let (project, name) = color_project(cx, color, pull, port);
     let opts = UpOptions {
         scale: Some(scale),
@@ -412,6 +420,8 @@ pub async fn register_and_wait(
     for c in containers {
         let (address, port) = address_of(cx, c, routes.port)?;
         let check = match &cx.settings.health_path {
+            // Swarm's task state is the gate: Consul cannot reach overlay addresses.
+            _ if cx.runtime == Runtime::Swarm => Check::None,
             Some(path) => Check::Http {
                 url: format!("http://{address}:{port}{path}"),
                 interval: Duration::from_secs(1),
@@ -447,7 +457,7 @@ pub async fn register_and_wait(
     let start = Instant::now();
     loop {
         cx.checkpoint(String::new)?;
-        let observed = observe::observe(&cx.docker, &cx.service).await?;
+        let observed = super::runtime::observe(cx).await?;
         let now: Vec<&Container> = observed
             .of(color)
             .iter()
@@ -549,14 +559,8 @@ pub async fn stop_color(
     }
     for c in containers {
         cx.consul.deregister(&c.name).await?;
-        cx.report
-            .step(flow, &cx.service, &format!("stopping {}", c.name));
-        cx.docker
-            .stop_container(&c.id, None)
-            .await
-            .map_err(|e| FlowError::Failed(format!("stop {}: {e}", c.name)))?;
     }
-    Ok(())
+    super::runtime::halt(cx, flow, color, containers).await
 }
 
 /// Stops and removes the containers of `color`, deregistering them first.
@@ -568,18 +572,5 @@ pub async fn remove_color(
     for c in containers {
         cx.consul.deregister(&c.name).await?;
     }
-    for c in containers {
-        cx.report
-            .step(FLOW, &cx.service, &format!("removing {} ({color})", c.name));
-        let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
-        if let Err(e) = cx.docker.remove_container(&c.id, Some(opts)).await {
-            if !e.to_string().contains("No such container") {
-                return Err(FlowError::Failed(format!("remove {}: {e}", c.name)));
-            }
-        }
-    }
-    Ok(())
+    super::runtime::remove(cx, FLOW, color, containers).await
 }

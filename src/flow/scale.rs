@@ -5,7 +5,9 @@
 use super::context::FlowContext;
 use super::deploy::{register_and_wait, routes_of, start_color};
 use super::error::FlowError;
+use super::runtime::{self, Runtime};
 use super::{model, observe};
+use crate::engine::swarm;
 
 const FLOW: &str = "scale";
 
@@ -24,7 +26,7 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             cx.service
         )));
     };
-    let observed = observe::observe(&cx.docker, &cx.service).await?;
+    let observed = super::runtime::observe(cx).await?;
     let before: Vec<observe::Container> = observed.running(color).into_iter().cloned().collect();
     let current = before.len() as u32;
     let wanted = spec
@@ -61,7 +63,16 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             .collect();
         if let Err(e) = register_and_wait(cx, color, &added, &routes).await {
             // The new instances go again; the proxy never knew them.
-            super::deploy::remove_color(cx, color, &added).await.ok();
+            if cx.runtime == Runtime::Swarm {
+                for c in &added {
+                    cx.consul.deregister(&c.name).await.ok();
+                }
+                swarm::scale_service(&cx.docker, &runtime::service_name(cx, color), current)
+                    .await
+                    .ok();
+            } else {
+                super::deploy::remove_color(cx, color, &added).await.ok();
+            }
             return Err(FlowError::Failed(format!(
                 "scale {}: {e}; the new instances were removed, {current} still run",
                 cx.service
@@ -89,7 +100,25 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             &cx.service,
             &format!("scaling {color} from {current} to {wanted}"),
         );
-        start_color(cx, color, wanted, false, routes.port).await?;
+        let after = start_color(cx, color, wanted, false, routes.port).await?;
+        if cx.runtime == Runtime::Swarm {
+            // Swarm picks which tasks go: the ones it kept stay registered (a drained one it
+            // kept is registered again), the ones it removed are deregistered.
+            let kept: Vec<_> = after
+                .iter()
+                .filter(|c| surplus.iter().any(|s| s.id == c.id))
+                .cloned()
+                .collect();
+            for gone in before
+                .iter()
+                .filter(|b| !after.iter().any(|a| a.id == b.id))
+            {
+                cx.consul.deregister(&gone.name).await?;
+            }
+            if !kept.is_empty() {
+                register_and_wait(cx, color, &kept, &routes).await?;
+            }
+        }
     }
     let mut new_state = state.clone();
     if is_live || state.live.is_none() {

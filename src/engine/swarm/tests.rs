@@ -82,6 +82,8 @@ services:
     let hc = c.health_check.as_ref().unwrap();
     assert_eq!(hc.test.as_ref().unwrap()[0], "CMD");
     assert_eq!(hc.interval, Some(1_000_000_000));
+    // Unset start period: the smallest Swarm takes as set, not its 30 s default.
+    assert_eq!(hc.start_period, Some(START_PERIOD_FLOOR));
     assert_eq!(c.labels.as_ref().unwrap()["com.docker.flow.color"], "blue");
     let r = task.resources.as_ref().unwrap();
     assert_eq!(r.limits.as_ref().unwrap().nano_cpus, Some(500_000_000));
@@ -146,4 +148,38 @@ fn a_plain_service_gets_defaults_only() {
     assert!(task.restart_policy.is_none());
     assert!(task.placement.is_none());
     assert!(spec.update_config.is_none());
+}
+
+#[test]
+fn the_healthcheck_survives_an_inspected_spec() {
+    let mut spec = spec_of(
+        "services:\n  web:\n    image: dockerflow/demo:0.1.0\n    healthcheck: { test: [\"CMD\", \"/demo\", \"health\"], interval: 1s }\n",
+    )
+    .unwrap();
+    let hc = spec
+        .task_template
+        .as_ref()
+        .unwrap()
+        .container_spec
+        .as_ref()
+        .unwrap()
+        .health_check
+        .clone();
+    // What bollard reads back from the engine: no healthcheck, the label still there.
+    spec.task_template
+        .as_mut()
+        .unwrap()
+        .container_spec
+        .as_mut()
+        .unwrap()
+        .health_check = None;
+    restore_healthcheck(&mut spec);
+    let back = spec
+        .task_template
+        .unwrap()
+        .container_spec
+        .unwrap()
+        .health_check;
+    assert!(back.is_some());
+    assert_eq!(back, hc);
 }
