@@ -569,10 +569,7 @@ pub async fn ensure_overlay_networks(
             overlay.attachable = true;
         }
         resources::ensure_network(docker, &project.name, &key, &overlay).await?;
-        let found = docker
-            .inspect_network(&overlay.name, None::<InspectNetworkOptions>)
-            .await
-            .map_err(|e| api_error(format!("inspect network {}", overlay.name), e))?;
+        let found = inspect_settled(docker, &overlay.name).await?;
         if found.driver.as_deref() != Some("overlay") || found.attachable != Some(true) {
             return Err(EngineError::Resource(format!(
                 "network {} exists but is not an attachable overlay network (driver {}): remove it (`docker network rm {}`) so docker flow can create it for Swarm",
@@ -583,6 +580,27 @@ pub async fn ensure_overlay_networks(
         }
     }
     Ok(())
+}
+
+/// The network as the engine has it. Right after its creation a manager answers an inspect
+/// with an entry that has no driver yet (seen on 20.10): asked again until it has one (5 s).
+async fn inspect_settled(
+    docker: &Docker,
+    name: &str,
+) -> Result<bollard::models::NetworkInspect, EngineError> {
+    let start = std::time::Instant::now();
+    loop {
+        let found = docker
+            .inspect_network(name, None::<InspectNetworkOptions>)
+            .await
+            .map_err(|e| api_error(format!("inspect network {name}"), e))?;
+        if found.driver.as_deref().is_some_and(|d| !d.is_empty())
+            || start.elapsed() > std::time::Duration::from_secs(5)
+        {
+            return Ok(found);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// A Swarm service docker flow manages, with what the flows read.
