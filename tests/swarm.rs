@@ -261,3 +261,40 @@ fn the_tour_on_swarm() {
         "{status}"
     );
 }
+
+#[test]
+fn a_key_a_service_cannot_carry_changes_nothing() {
+    let t = SwarmTour::new();
+    let compose = t.tour.dir.path().join("compose.yaml");
+    let text = std::fs::read_to_string(&compose).unwrap();
+    std::fs::write(
+        &compose,
+        text.replace(
+            "    expose: [\"8080\"]\n",
+            "    expose: [\"8080\"]\n    shm_size: 64m\n",
+        ),
+    )
+    .unwrap();
+    let out = t.tour.flow(
+        &t.env(&[]),
+        &[
+            "--target=app",
+            "--side-target=db",
+            "--service-path=/demo",
+            "--flow=deploy",
+        ],
+    );
+    let text = common::tour::both(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("shm_size") && text.contains("app-blue"),
+        "{text}"
+    );
+    let label = format!("label=com.docker.stack.namespace={}", t.tour.project);
+    assert_eq!(
+        docker_ok(&["-H", c(), "service", "ls", "-q", "--filter", &label]),
+        "",
+        "nothing is created, the side target neither"
+    );
+    assert_eq!(t.tour.kv("color"), None);
+}

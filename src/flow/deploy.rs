@@ -69,6 +69,10 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         );
     }
 
+    if cx.runtime == Runtime::Swarm {
+        // A compose key a Swarm service cannot carry fails here, before anything is created.
+        super::runtime::check_specs(cx, next, scale, routes.port)?;
+    }
     // The target's image first: a release that cannot be pulled changes nothing at all.
     if !cx.settings.skip_pull_target {
         let (project, name) = color_project(cx, next, true, routes.port);

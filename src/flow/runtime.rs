@@ -214,6 +214,33 @@ async fn converge(
     }
 }
 
+/// Builds every spec this deploy would create (the colour and the side targets) without
+/// creating anything: a key Swarm cannot carry is bad input (exit 2), found before any change.
+pub fn check_specs(cx: &FlowContext, color: Color, scale: u32, port: u16) -> Result<(), FlowError> {
+    let invalid =
+        |e: crate::engine::EngineError| FlowError::Invalid(format!("{e}; nothing was changed"));
+    let (project, compose_name) = color_project(cx, color, false, port);
+    swarm::service_spec(
+        &project,
+        &project.services[&compose_name],
+        &service_name(cx, color),
+        &flow_labels(cx, color),
+        scale,
+    )
+    .map_err(invalid)?;
+    for side in &cx.settings.side_targets {
+        swarm::service_spec(
+            &cx.project,
+            &cx.project.services[side],
+            &format!("{}_{side}", cx.project.name),
+            &indexmap::IndexMap::new(),
+            1,
+        )
+        .map_err(invalid)?;
+    }
+    Ok(())
+}
+
 /// A side target as the Swarm service `<project>_<side>` on the project's overlay networks:
 /// created when missing, else updated with the full spec (Swarm restarts nothing when the spec
 /// is unchanged). Not waited for, as Compose does not wait for a started side container.
