@@ -52,6 +52,11 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         None => current,
     };
     let routes = routes_of(cx, &state)?;
+    if cx.runtime == Runtime::Swarm {
+        // A compose key a Swarm service cannot carry fails here, before anything is created
+        // (a dry run too).
+        super::runtime::check_specs(cx, next, scale, routes.port)?;
+    }
     if cx.settings.dry_run {
         cx.report.done(FLOW, &cx.service, &format!(
             "dry run: would start {scale} instance(s) of {next} beside {} (side targets: {}), register them as {}-{next}, wait until healthy; nothing changed",
@@ -69,10 +74,6 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         );
     }
 
-    if cx.runtime == Runtime::Swarm {
-        // A compose key a Swarm service cannot carry fails here, before anything is created.
-        super::runtime::check_specs(cx, next, scale, routes.port)?;
-    }
     // The target's image first: a release that cannot be pulled changes nothing at all.
     if !cx.settings.skip_pull_target {
         let (project, name) = color_project(cx, next, true, routes.port);
