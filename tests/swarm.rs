@@ -298,3 +298,35 @@ fn a_key_a_service_cannot_carry_changes_nothing() {
     );
     assert_eq!(t.tour.kv("color"), None);
 }
+
+/// The proxy issue's zero-loss check on services: releases switched back and forth under
+/// continuous load (new connections and keep-alive alike go through `http_get`), no request lost.
+#[test]
+fn switch_cycles_under_load_lose_nothing() {
+    let t = SwarmTour::new();
+    t.tour.with_yml();
+    t.ok(&[("RELEASE", "v0")], &["deploy", "--flow=proxy"]);
+    let load = Load::start(t.tour.url("/demo/hello"));
+    let start = std::time::Instant::now();
+    for n in 1..=3 {
+        let release = format!("v{n}");
+        t.ok(
+            &[("RELEASE", release.as_str())],
+            &["deploy", "--flow=proxy", "--flow=stop-old"],
+        );
+        assert_eq!(t.release().as_deref(), Some(release.as_str()));
+    }
+    let elapsed = start.elapsed();
+    let (ok, failed, errors) = load.finish();
+    eprintln!(
+        "3 switch cycles in {:.1}s under load: {ok} requests ok, {failed} failed",
+        elapsed.as_secs_f64()
+    );
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed: {errors:?}",
+        ok + failed
+    );
+    assert!(ok > 0);
+}
