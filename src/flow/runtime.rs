@@ -327,3 +327,59 @@ pub async fn remove(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(healthcheck: Option<Vec<&str>>) -> SwarmService {
+        SwarmService {
+            id: "svc".into(),
+            name: "shop_web-blue".into(),
+            labels: HashMap::new(),
+            replicas: 2,
+            image: "dockerflow/demo:0.1.0".into(),
+            healthcheck: healthcheck.map(|t| bollard::models::HealthConfig {
+                test: Some(t.into_iter().map(String::from).collect()),
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn task(slot: u32, state: &str) -> SwarmTask {
+        SwarmTask {
+            id: format!("t{slot}"),
+            slot,
+            state: state.into(),
+            desired: "running".into(),
+            error: String::new(),
+            image: "dockerflow/demo:0.1.0".into(),
+        }
+    }
+
+    #[test]
+    fn tasks_stand_as_instances_with_the_task_state_as_health() {
+        let addresses = HashMap::from([(
+            "shop_web-blue.1.t1".to_string(),
+            BTreeMap::from([("shop_default".to_string(), "192.0.2.5".to_string())]),
+        )]);
+        let checked = service(Some(vec!["CMD", "/demo", "health"]));
+        let running = task_instance(&checked, &task(1, "running"), &addresses);
+        assert_eq!(running.name, "shop_web-blue.1.t1");
+        assert_eq!(running.number, 1);
+        assert!(running.running);
+        assert_eq!(running.health.as_deref(), Some("healthy"));
+        assert_eq!(running.addresses["shop_default"], "192.0.2.5");
+        let starting = task_instance(&checked, &task(2, "starting"), &addresses);
+        assert!(!starting.running);
+        assert_eq!(starting.health.as_deref(), Some("starting"));
+        assert!(starting.addresses.is_empty());
+        // Without a healthcheck (or with NONE) there is no health to report.
+        for s in [service(None), service(Some(vec!["NONE"]))] {
+            assert_eq!(
+                task_instance(&s, &task(1, "running"), &addresses).health,
+                None
+            );
+        }
+    }
+}
