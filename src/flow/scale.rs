@@ -56,7 +56,20 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             &cx.service,
             &format!("scaling {color} from {current} to {wanted}"),
         );
-        let after = start_color(cx, color, wanted, false, routes.port).await?;
+        let after = match start_color(cx, color, wanted, false, routes.port).await {
+            Ok(after) => after,
+            Err(e) if cx.runtime == Runtime::Swarm => {
+                // Back to what ran; Swarm removes tasks that do not run first.
+                swarm::scale_service(&cx.docker, &runtime::service_name(cx, color), current)
+                    .await
+                    .ok();
+                return Err(FlowError::Failed(format!(
+                    "scale {}: {e}; {color} was scaled back to {current}",
+                    cx.service
+                )));
+            }
+            Err(e) => return Err(e),
+        };
         let added: Vec<_> = after
             .into_iter()
             .filter(|c| !before.iter().any(|b| b.id == c.id))
