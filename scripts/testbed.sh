@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test bed: a real Docker Engine (two, for context tests), Consul 1.8.7, the images every test
+# The test bed: a real Docker Engine (two, for context tests; a third as a single-node Swarm), Consul 1.8.7, the images every test
 # and example uses, and docker compose v2 for conformance checks. Runs as root on Debian.
 #
 #   scripts/testbed.sh up     install what is missing, start what is not running, build images
@@ -24,6 +24,9 @@ ENGINE_B_SOCK=$RUN/engine-b/docker.sock
 ENGINE_B_TLS_PORT=23760
 ENGINE_B_BRIDGE=dockerflow-b0
 ENGINE_B_BRIDGE_CIDR=172.31.254.1/24
+ENGINE_C_SOCK=$RUN/engine-c/docker.sock
+ENGINE_C_BRIDGE=dockerflow-c0
+ENGINE_C_BRIDGE_CIDR=172.31.253.1/24
 COMPOSE_PLUGIN=/usr/local/lib/docker/cli-plugins/docker-compose
 
 log() { printf 'testbed: %s\n' "$*" >&2; }
@@ -119,6 +122,7 @@ fetch_deb() { # suite package
 engine_up() {
   engine_main_up
   engine_b_up
+  engine_c_up
 }
 
 engine_main_up() {
@@ -163,6 +167,36 @@ engine_b_up() {
   if ! wait_for 60 docker -H "unix://$ENGINE_B_SOCK" version; then
     tail -n 30 "$dir/dockerd.log" >&2
     die "the second dockerd did not answer within 60 s (log above, full log: $dir/dockerd.log)"
+  fi
+}
+
+# A third engine, a single-node Swarm manager on loopback, for the Swarm-mode flows. Only one
+# dockerd on a host can run Swarm (it binds 2377, 7946 and 4789), so the others stay plain.
+engine_c_up() {
+  local dir=$STATE/engine-c c="docker -H unix://$ENGINE_C_SOCK"
+  if $c version >/dev/null 2>&1; then
+    log "engine c: answering on unix://$ENGINE_C_SOCK"
+  else
+    mkdir -p "$dir/data" "$RUN/engine-c/exec"
+    if ! ip link show "$ENGINE_C_BRIDGE" >/dev/null 2>&1; then
+      ip link add "$ENGINE_C_BRIDGE" type bridge
+      ip addr add "$ENGINE_C_BRIDGE_CIDR" dev "$ENGINE_C_BRIDGE"
+      ip link set "$ENGINE_C_BRIDGE" up
+    fi
+    log "engine c: starting a third dockerd"
+    nohup dockerd --data-root "$dir/data" --exec-root "$RUN/engine-c/exec" \
+      --pidfile "$RUN/engine-c/docker.pid" --bridge="$ENGINE_C_BRIDGE" --iptables=false --ip-masq=false \
+      -H "unix://$ENGINE_C_SOCK" >"$dir/dockerd.log" 2>&1 </dev/null &
+    echo $! >"$STATE/dockerd-c.pid"
+    if ! wait_for 60 $c version; then
+      tail -n 30 "$dir/dockerd.log" >&2
+      die "the third dockerd did not answer within 60 s (log above, full log: $dir/dockerd.log)"
+    fi
+  fi
+  if [ "$($c info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+    log "engine c: docker swarm init on 127.0.0.1"
+    $c swarm init --advertise-addr 127.0.0.1 >"$dir/swarm-init.log" 2>&1 ||
+      { cat "$dir/swarm-init.log" >&2; die "docker swarm init on engine c failed"; }
   fi
 }
 
@@ -296,17 +330,24 @@ images_up() {
   add_busybox "$ctx/consul/rootfs"
   cp "$ROOT/images/consul/Dockerfile" "$ctx/consul/"
   build_image "$ctx/consul" "$CONSUL_IMAGE"
+}
 
+# The other engines get the demo and the proxy from the first one (no registry to pull from).
+engines_load_images() {
   # Engine b has the demo and the proxy too: the tests put the services on one engine and the
-  # proxy on the other, both ways.
-  local image id
-  for image in "$DEMO_IMAGE:$VERSION" "$DEMO_IMAGE:latest" "$HAPROXY_IMAGE"; do
-    id=$(docker image inspect -f '{{.Id}}' "$image")
-    if [ "$(docker -H "unix://$ENGINE_B_SOCK" image inspect -f '{{.Id}}' "$image" 2>/dev/null)" != "$id" ]; then
-      log "engine b: loading $image"
-      docker save "$image" | docker -H "unix://$ENGINE_B_SOCK" load -q >/dev/null ||
-        die "loading $image into engine b failed"
-    fi
+  # proxy on the other, both ways. Engine c (Swarm) runs the demo as services and the proxy.
+  local image id engine
+  for engine in b c; do
+    local sock=$ENGINE_B_SOCK
+    [ $engine = b ] || sock=$ENGINE_C_SOCK
+    for image in "$DEMO_IMAGE:$VERSION" "$DEMO_IMAGE:latest" "$HAPROXY_IMAGE"; do
+      id=$(docker image inspect -f '{{.Id}}' "$image")
+      if [ "$(docker -H "unix://$sock" image inspect -f '{{.Id}}' "$image" 2>/dev/null)" != "$id" ]; then
+        log "engine $engine: loading $image"
+        docker save "$image" | docker -H "unix://$sock" load -q >/dev/null ||
+          die "loading $image into engine $engine failed"
+      fi
+    done
   done
 }
 
@@ -331,6 +372,7 @@ export DOCKERFLOW_HAPROXY_IMAGE=$HAPROXY_IMAGE
 export DOCKERFLOW_CONSUL_IMAGE=$CONSUL_IMAGE
 export DOCKERFLOW_ENGINE_B_HOST=unix://$ENGINE_B_SOCK
 export DOCKERFLOW_ENGINE_B_TLS_HOST=tcp://127.0.0.1:$ENGINE_B_TLS_PORT
+export DOCKERFLOW_ENGINE_C_HOST=unix://$ENGINE_C_SOCK
 export DOCKERFLOW_TLS_DIR=$STATE/tls
 export DOCKERFLOW_COMPOSE_PLUGIN=$COMPOSE_PLUGIN
 EOF
@@ -343,6 +385,7 @@ up() {
   consul_up
   compose_install
   images_up
+  engines_load_images
   print_env >"$STATE/env"
   log "up in $((SECONDS - t0)) s; environment for the tests ($STATE/env):"
   print_env
@@ -362,6 +405,8 @@ stop_pid() { # pidfile comm what
 down() {
   preflight
   stop_pid "$STATE/consul.pid" consul consul
+  stop_pid "$STATE/dockerd-c.pid" dockerd "the third dockerd (Swarm)"
+  ! ip link show "$ENGINE_C_BRIDGE" >/dev/null 2>&1 || ip link del "$ENGINE_C_BRIDGE"
   stop_pid "$STATE/dockerd-b.pid" dockerd "the second dockerd"
   stop_pid "$STATE/dockerd.pid" dockerd dockerd
 }

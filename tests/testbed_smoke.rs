@@ -255,3 +255,22 @@ async fn haproxy_image_routes_loopback_traffic_to_the_demo() {
     });
     assert_eq!(http_get(&url).map(|(s, _)| s), Some(200));
 }
+
+/// Engine c is a single-node Swarm manager with the images the Swarm tests run.
+#[test]
+fn engine_c_is_a_swarm_manager_with_the_images() {
+    let c = &bed().engine_c_host;
+    assert_eq!(
+        docker_ok(&[
+            "-H",
+            c,
+            "info",
+            "--format",
+            "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"
+        ]),
+        "active true"
+    );
+    for image in [&bed().demo_image, &bed().haproxy_image] {
+        docker_ok(&["-H", c, "image", "inspect", "--format", "{{.Id}}", image]);
+    }
+}

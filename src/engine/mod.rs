@@ -15,6 +15,7 @@ pub mod image;
 pub mod labels;
 pub mod resources;
 pub mod service;
+pub mod swarm;
 
 pub use connect::{connect, EngineError};
 pub use create::{container_config, extra_network_endpoints, ContainerContext};

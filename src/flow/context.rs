@@ -15,11 +15,14 @@ use crate::registry::{self, Consul, ConsulConfig, EmbeddedConsul};
 use super::error::FlowError;
 use super::reach::Reach;
 use super::report::Reporter;
+use super::runtime::Runtime;
 
 pub struct FlowContext {
     pub settings: Settings,
     pub docker: Docker,
     pub endpoint: Endpoint,
+    /// Containers on a plain engine, or services on a Swarm manager.
+    pub runtime: Runtime,
     pub project: Project,
     /// The compose service deployed (`--target`).
     pub target: String,
@@ -57,6 +60,7 @@ impl FlowContext {
         let endpoint =
             context::resolve(&globals, &env).map_err(|e| FlowError::Invalid(e.to_string()))?;
         let docker = engine::connect(&endpoint).await?;
+        let runtime = Runtime::detect(&docker).await?;
 
         let options = super::config::load_options(&settings.compose)
             .map_err(|e| FlowError::Invalid(e.to_string()))?;
@@ -99,6 +103,11 @@ impl FlowContext {
             settings.proxy.advertise_address,
         )
         .await?;
+        if let (Runtime::Swarm, Reach::Published(_)) = (runtime, reach) {
+            return Err(FlowError::Invalid(
+                "on a Swarm manager the proxy runs on the manager itself and joins the project's overlay networks: drop --proxy-context / --proxy-docker-host".into(),
+            ));
+        }
         if let (Reach::Published(ip), None) = (reach, &settings.consul.address) {
             if ip.is_loopback() {
                 // Its checks would run inside a container on the proxy's engine, where the
@@ -114,6 +123,7 @@ impl FlowContext {
             settings,
             docker,
             endpoint,
+            runtime,
             project,
             target,
             service,

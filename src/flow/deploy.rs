@@ -16,6 +16,7 @@ use super::error::FlowError;
 use super::observe::{self, Container, LABEL_COLOR, LABEL_SERVICE, LABEL_TARGET};
 use super::reach::Reach;
 use super::report::now;
+use super::runtime::Runtime;
 
 const FLOW: &str = "deploy";
 
@@ -25,7 +26,7 @@ pub async fn run(cx: &FlowContext) -> Result<(), FlowError> {
 
 async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
     let (state, version) = cx.consul.read_state(&cx.service).await?;
-    let observed = observe::observe(&cx.docker, &cx.service).await?;
+    let observed = super::runtime::observe(cx).await?;
     // The first release is blue; a release that was deployed but never made live is replaced.
     // --blue-green=false replaces the live colour in place (the original tool's behaviour:
     // users see errors until the new containers are up).
@@ -51,6 +52,11 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         None => current,
     };
     let routes = routes_of(cx, &state)?;
+    if cx.runtime == Runtime::Swarm {
+        // A compose key a Swarm service cannot carry fails here, before anything is created
+        // (a dry run too).
+        super::runtime::check_specs(cx, next, scale, routes.port)?;
+    }
     if cx.settings.dry_run {
         cx.report.done(FLOW, &cx.service, &format!(
             "dry run: would start {scale} instance(s) of {next} beside {} (side targets: {}), register them as {}-{next}, wait until healthy; nothing changed",
@@ -89,6 +95,10 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
     for side in &cx.settings.side_targets {
         cx.report
             .step(FLOW, &cx.service, &format!("side target {side}"));
+        if cx.runtime == Runtime::Swarm {
+            super::runtime::up_side_service(cx, side).await?;
+            continue;
+        }
         let opts = UpOptions {
             on_event: Some(events(cx)),
             ..Default::default()
@@ -137,7 +147,7 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         Ok(c) => c,
         Err(e) => {
             // Leave nothing half-done: the new colour goes, live state and proxy never changed.
-            let left = observe::observe(&cx.docker, &cx.service)
+            let left = super::runtime::observe(cx)
                 .await
                 .map(|o| o.of(next).to_vec())
                 .unwrap_or_default();
@@ -365,6 +375,9 @@ pub async fn start_color(
     port: u16,
     base: &Base,
 ) -> Result<Vec<Container>, FlowError> {
+    if cx.runtime == Runtime::Swarm {
+        return super::runtime::start_swarm(cx, FLOW, color, scale, port, base).await;
+    }
     // Never pulls: the deploy pulled first; every instance of a colour runs the same image.
     let (project, name) = color_project(cx, color, false, port, base);
     let opts = UpOptions {
@@ -478,6 +491,8 @@ pub async fn register_and_wait(
     for c in containers {
         let (address, port) = address_of(cx, c, routes.port)?;
         let check = match &cx.settings.health_path {
+            // Swarm's task state is the gate: Consul cannot reach overlay addresses.
+            _ if cx.runtime == Runtime::Swarm => Check::None,
             Some(path) => Check::Http {
                 url: format!("http://{address}:{port}{path}"),
                 interval: Duration::from_secs(1),
@@ -513,7 +528,7 @@ pub async fn register_and_wait(
     let start = Instant::now();
     loop {
         cx.checkpoint(String::new)?;
-        let observed = observe::observe(&cx.docker, &cx.service).await?;
+        let observed = super::runtime::observe(cx).await?;
         let now: Vec<&Container> = observed
             .of(color)
             .iter()
@@ -615,14 +630,8 @@ pub async fn stop_color(
     }
     for c in containers {
         cx.consul.deregister(&c.name).await?;
-        cx.report
-            .step(flow, &cx.service, &format!("stopping {}", c.name));
-        cx.docker
-            .stop_container(&c.id, None)
-            .await
-            .map_err(|e| FlowError::Failed(format!("stop {}: {e}", c.name)))?;
     }
-    Ok(())
+    super::runtime::halt(cx, flow, color, containers).await
 }
 
 /// Stops and removes the containers of `color`, deregistering them first.
@@ -634,18 +643,5 @@ pub async fn remove_color(
     for c in containers {
         cx.consul.deregister(&c.name).await?;
     }
-    for c in containers {
-        cx.report
-            .step(FLOW, &cx.service, &format!("removing {} ({color})", c.name));
-        let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
-        if let Err(e) = cx.docker.remove_container(&c.id, Some(opts)).await {
-            if !e.to_string().contains("No such container") {
-                return Err(FlowError::Failed(format!("remove {}: {e}", c.name)));
-            }
-        }
-    }
-    Ok(())
+    super::runtime::remove(cx, FLOW, color, containers).await
 }

@@ -11,6 +11,7 @@ pub mod reach;
 pub mod report;
 pub mod rollback;
 pub mod run;
+pub mod runtime;
 pub mod scale;
 pub mod status;
 pub mod stop_old;

@@ -33,6 +33,8 @@ pub struct Container {
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     pub by_color: BTreeMap<Color, Vec<Container>>,
+    /// On Swarm: each colour's service (present even at 0 replicas).
+    pub services: BTreeMap<Color, crate::engine::swarm::SwarmService>,
 }
 
 impl Observed {

@@ -6,8 +6,9 @@ use crate::release::Release;
 use super::context::FlowContext;
 use super::deploy::{register_and_wait, routes_of};
 use super::error::FlowError;
+use super::model;
 use super::report::now;
-use super::{model, observe};
+use super::runtime::Runtime;
 
 const FLOW: &str = "rollback";
 
@@ -24,7 +25,7 @@ async fn rollback(cx: &FlowContext) -> Result<(), FlowError> {
         )));
     };
     let previous = live.other();
-    let observed = observe::observe(&cx.docker, &cx.service).await?;
+    let observed = super::runtime::observe(cx).await?;
     let leftover = observed.running(previous);
     let switched = state
         .history
@@ -44,7 +45,13 @@ async fn rollback(cx: &FlowContext) -> Result<(), FlowError> {
         return Ok(());
     }
     let containers: Vec<_> = observed.of(previous).to_vec();
-    if containers.is_empty() {
+    let swarm = cx.runtime == Runtime::Swarm;
+    let kept = if swarm {
+        observed.services.contains_key(&previous)
+    } else {
+        !containers.is_empty()
+    };
+    if !kept {
         return Err(FlowError::Invalid(format!(
             "no previous release of {} to roll back to: {previous} has no containers (the first release has nothing before it)",
             cx.service
@@ -56,21 +63,43 @@ async fn rollback(cx: &FlowContext) -> Result<(), FlowError> {
     }
     cx.report
         .step(FLOW, &cx.service, &format!("starting {previous} again"));
-    for c in containers.iter().filter(|c| !c.running) {
-        cx.docker.start_container(&c.id, None).await.map_err(|e| {
-            FlowError::Failed(format!("start {}: {e}; {live} is still live", c.name))
-        })?;
-    }
     let routes = routes_of(cx, &state)?;
-    let started: Vec<_> = observe::observe(&cx.docker, &cx.service)
-        .await?
-        .of(previous)
-        .to_vec();
+    let started: Vec<_> = if swarm {
+        // The service was scaled to 0 with its spec kept: back to the scale it was stopped at.
+        let scale = recorded_scale(&state, previous);
+        let back = super::runtime::start_swarm(
+            cx,
+            FLOW,
+            previous,
+            scale,
+            routes.port,
+            &super::deploy::Base::current(cx),
+        )
+        .await;
+        match back {
+            Ok(tasks) => tasks,
+            Err(e) => {
+                super::runtime::halt(cx, FLOW, previous, &[]).await.ok();
+                return Err(FlowError::Failed(format!(
+                    "rollback {}: {e}; {previous} was scaled to 0 again, {live} is still live",
+                    cx.service
+                )));
+            }
+        }
+    } else {
+        for c in containers.iter().filter(|c| !c.running) {
+            cx.docker.start_container(&c.id, None).await.map_err(|e| {
+                FlowError::Failed(format!("start {}: {e}; {live} is still live", c.name))
+            })?;
+        }
+        super::runtime::observe(cx).await?.of(previous).to_vec()
+    };
     if let Err(e) = register_and_wait(cx, previous, &started, &routes).await {
         for c in &started {
             cx.consul.deregister(&c.name).await.ok();
-            cx.docker.stop_container(&c.id, None).await.ok();
         }
+        let refs: Vec<_> = started.iter().collect();
+        super::runtime::halt(cx, FLOW, previous, &refs).await.ok();
         return Err(FlowError::Failed(format!(
             "rollback {}: {e}; {previous} was stopped again, {live} is still live",
             cx.service
@@ -109,4 +138,17 @@ async fn rollback(cx: &FlowContext) -> Result<(), FlowError> {
         &format!("rolled back: users reach {previous}; {live} stopped"),
     );
     Ok(())
+}
+
+/// The scale `color` last ran at (what stop-old or a deploy recorded), else the live scale.
+fn recorded_scale(state: &crate::release::ReleaseState, color: crate::release::Color) -> u32 {
+    state
+        .history
+        .iter()
+        .rev()
+        .find(|r| r.color == color && r.scale > 0)
+        .map(|r| r.scale)
+        .or(state.scale)
+        .unwrap_or(1)
+        .max(1)
 }

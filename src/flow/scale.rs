@@ -6,7 +6,9 @@
 use super::context::FlowContext;
 use super::deploy::{register_and_wait, routes_of, start_color, Base};
 use super::error::FlowError;
+use super::runtime::{self, Runtime};
 use super::{model, observe};
+use crate::engine::swarm;
 
 const FLOW: &str = "scale";
 
@@ -25,7 +27,7 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             cx.service
         )));
     };
-    let observed = observe::observe(&cx.docker, &cx.service).await?;
+    let observed = super::runtime::observe(cx).await?;
     let before: Vec<observe::Container> = observed.running(color).into_iter().cloned().collect();
     let current = before.len() as u32;
     // Relative amounts apply to the scale Consul recorded (what the last completed flow left),
@@ -69,7 +71,20 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             &cx.service,
             &format!("scaling {color} from {current} to {wanted}"),
         );
-        let after = start_color(cx, color, wanted, routes.port, &release).await?;
+        let after = match start_color(cx, color, wanted, routes.port, &release).await {
+            Ok(after) => after,
+            Err(e) if cx.runtime == Runtime::Swarm => {
+                // Back to what ran; Swarm removes tasks that do not run first.
+                swarm::scale_service(&cx.docker, &runtime::service_name(cx, color), current)
+                    .await
+                    .ok();
+                return Err(FlowError::Failed(format!(
+                    "scale {}: {e}; {color} was scaled back to {current}",
+                    cx.service
+                )));
+            }
+            Err(e) => return Err(e),
+        };
         // New instances, and those a killed run started beyond the recorded scale that do
         // not pass yet: registered and healthy before the proxy learns of them.
         let added: Vec<_> = after
@@ -82,7 +97,16 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
         if !added.is_empty() {
             if let Err(e) = register_and_wait(cx, color, &added, &routes).await {
                 // The new instances go again; the proxy never knew them.
-                super::deploy::remove_color(cx, color, &added).await.ok();
+                if cx.runtime == Runtime::Swarm {
+                    for c in &added {
+                        cx.consul.deregister(&c.name).await.ok();
+                    }
+                    swarm::scale_service(&cx.docker, &runtime::service_name(cx, color), current)
+                        .await
+                        .ok();
+                } else {
+                    super::deploy::remove_color(cx, color, &added).await.ok();
+                }
                 let kept = before
                     .iter()
                     .filter(|b| !added.iter().any(|a| a.id == b.id))
@@ -115,7 +139,25 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             &cx.service,
             &format!("scaling {color} from {current} to {wanted}"),
         );
-        start_color(cx, color, wanted, routes.port, &release).await?;
+        let after = start_color(cx, color, wanted, routes.port, &release).await?;
+        if cx.runtime == Runtime::Swarm {
+            // Swarm picks which tasks go: the ones it kept stay registered (a drained one it
+            // kept is registered again), the ones it removed are deregistered.
+            let kept: Vec<_> = after
+                .iter()
+                .filter(|c| surplus.iter().any(|s| s.id == c.id))
+                .cloned()
+                .collect();
+            for gone in before
+                .iter()
+                .filter(|b| !after.iter().any(|a| a.id == b.id))
+            {
+                cx.consul.deregister(&gone.name).await?;
+            }
+            if !kept.is_empty() {
+                register_and_wait(cx, color, &kept, &routes).await?;
+            }
+        }
     }
     let mut new_state = state.clone();
     if is_live || state.live.is_none() {

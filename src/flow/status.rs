@@ -151,8 +151,19 @@ pub struct ServiceStatus {
     pub candidate: Option<crate::release::Color>,
     pub scale: Option<u32>,
     pub routes: Option<crate::release::Routes>,
+    /// On a Swarm manager: each colour's service (instances are then its tasks).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub swarm_services: Vec<SwarmServiceStatus>,
     pub instances: Vec<InstanceStatus>,
     pub history: Vec<crate::release::Release>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SwarmServiceStatus {
+    pub name: String,
+    pub color: crate::release::Color,
+    pub replicas: u32,
+    pub image: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -185,7 +196,7 @@ pub async fn service_status(
     cx: &super::context::FlowContext,
 ) -> Result<ServiceStatus, super::error::FlowError> {
     let (state, _) = cx.consul.read_state(&cx.service).await?;
-    let observed = super::observe::observe(&cx.docker, &cx.service).await?;
+    let observed = super::runtime::observe(cx).await?;
     let mut instances = Vec::new();
     for color in crate::release::Color::ALL {
         let registered = cx
@@ -224,6 +235,16 @@ pub async fn service_status(
         candidate: state.candidate,
         scale: state.scale,
         routes: state.routes,
+        swarm_services: observed
+            .services
+            .iter()
+            .map(|(color, s)| SwarmServiceStatus {
+                name: s.name.clone(),
+                color: *color,
+                replicas: s.replicas,
+                image: s.image.clone(),
+            })
+            .collect(),
         instances,
         history: state.history,
     })
@@ -247,6 +268,12 @@ fn print_service_text(s: &ServiceStatus) {
             r.proxy
                 .as_deref()
                 .unwrap_or(crate::config::DEFAULT_PROXY_NAME)
+        );
+    }
+    for v in &s.swarm_services {
+        println!(
+            "Service {} ({}): {} replica(s) of {}",
+            v.name, v.color, v.replicas, v.image
         );
     }
     for i in &s.instances {

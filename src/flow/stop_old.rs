@@ -5,7 +5,6 @@ use crate::release::Release;
 
 use super::context::FlowContext;
 use super::error::FlowError;
-use super::observe;
 use super::report::now;
 
 const FLOW: &str = "stop-old";
@@ -23,7 +22,7 @@ async fn stop_old(cx: &FlowContext) -> Result<(), FlowError> {
         )));
     };
     let old = live.other();
-    let observed = observe::observe(&cx.docker, &cx.service).await?;
+    let observed = super::runtime::observe(cx).await?;
     let running = observed.running(old);
     if running.is_empty() {
         cx.report.done(

@@ -8,7 +8,6 @@ use crate::release::Release;
 use super::context::FlowContext;
 use super::error::FlowError;
 use super::model;
-use super::observe;
 use super::report::now;
 
 const FLOW: &str = "proxy";
@@ -22,7 +21,7 @@ async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
         return reconcile(cx).await;
     }
     let (state, version) = cx.consul.read_state(&cx.service).await?;
-    let observed = observe::observe(&cx.docker, &cx.service).await?;
+    let observed = super::runtime::observe(cx).await?;
     let to = match (state.candidate, state.live) {
         (Some(candidate), _) => {
             let running = observed.running(candidate).len();

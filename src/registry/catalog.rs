@@ -43,6 +43,10 @@ pub enum Check {
         interval: Duration,
         timeout: Duration,
     },
+    /// No agent check: the engine is the health gate (Swarm tasks, which Consul on the host
+    /// cannot reach on their overlay network). Consul counts an instance without checks as
+    /// passing.
+    None,
 }
 
 /// An instance as the health endpoint reports it.
@@ -62,9 +66,10 @@ fn go_duration(d: Duration) -> String {
     format!("{}ms", d.as_millis().max(1))
 }
 
-fn check_json(check: &Check) -> Value {
+fn check_json(check: &Check) -> Option<Value> {
     let deregister = go_duration(DEREGISTER_CRITICAL_AFTER);
-    match check {
+    Some(match check {
+        Check::None => return None,
         Check::Http {
             url,
             interval,
@@ -86,7 +91,7 @@ fn check_json(check: &Check) -> Value {
             "Timeout": go_duration(*timeout),
             "DeregisterCriticalServiceAfter": deregister,
         }),
-    }
+    })
 }
 
 impl Consul {
@@ -96,14 +101,16 @@ impl Consul {
             "registering {} as service {} (/v1/agent/service/register)",
             r.id, r.name
         );
-        let body = json!({
+        let mut body = json!({
             "ID": r.id,
             "Name": r.name,
             "Address": r.address,
             "Port": r.port,
             "Tags": r.tags,
-            "Check": check_json(&r.check),
         });
+        if let Some(check) = check_json(&r.check) {
+            body["Check"] = check;
+        }
         let resp = self
             .send(
                 Method::PUT,
@@ -242,10 +249,12 @@ mod tests {
             address: "192.0.2.2:80".into(),
             interval: Duration::from_secs(2),
             timeout: Duration::from_millis(500),
-        });
+        })
+        .unwrap();
         assert_eq!(v["TCP"], "192.0.2.2:80");
         assert_eq!(v["Interval"], "2000ms");
         assert_eq!(v["Timeout"], "500ms");
         assert_eq!(v["DeregisterCriticalServiceAfter"], "180000ms");
+        assert_eq!(check_json(&Check::None), None);
     }
 }

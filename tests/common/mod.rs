@@ -29,6 +29,8 @@ pub struct Bed {
     pub consul_image: String,
     pub engine_b_host: String,
     pub engine_b_tls_host: String,
+    /// A single-node Swarm manager (the Swarm-mode flows).
+    pub engine_c_host: String,
     pub tls_dir: PathBuf,
 }
 
@@ -65,6 +67,7 @@ pub fn bed() -> &'static Bed {
             consul_image: var("DOCKERFLOW_CONSUL_IMAGE"),
             engine_b_host: var("DOCKERFLOW_ENGINE_B_HOST"),
             engine_b_tls_host: var("DOCKERFLOW_ENGINE_B_TLS_HOST"),
+            engine_c_host: var("DOCKERFLOW_ENGINE_C_HOST"),
             tls_dir: var("DOCKERFLOW_TLS_DIR").into(),
         };
         let out = docker(&[
