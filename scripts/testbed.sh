@@ -241,7 +241,7 @@ consul_install() {
   "$bin" version | head -n 1 >&2
 }
 
-consul_answers() { curl -fsS --max-time 2 "http://$CONSUL_ADDR/v1/status/leader" | grep -q ':'; }
+consul_answers() { curl -fsS --max-time 2 "http://$CONSUL_ADDR/v1/status/leader" 2>/dev/null | grep -q ':'; }
 
 consul_up() {
   consul_install
