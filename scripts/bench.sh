@@ -6,10 +6,12 @@
 #   scripts/bench.sh compose-load   loading a 200-service project vs `docker compose config`
 #   scripts/bench.sh deploy         `docker flow deploy --scale=10` vs `docker compose up -d --scale`
 #   scripts/bench.sh switch         requests lost while releases switch under load, vs compose
+#   scripts/bench.sh swarm          the same switch with the releases as Swarm services (engine c)
 #
 # Run it on an otherwise idle machine; figures are medians over many runs. `deploy` and `switch`
 # need the test bed (scripts/testbed.sh up). Their knobs, from the environment:
 #   BENCH_CYCLES=10        deploy+proxy+stop-old cycles of `switch` (and compose recreations)
+#   SWARM_CYCLES=10        switches of `swarm`
 #   ONE_RUN_CYCLES=BENCH_CYCLES  `deploy --flow=proxy --flow=stop-old` cycles (one run each)
 #   SCALE_CYCLES=3         scale +2 / scale -2 cycles of `switch`, each followed by `proxy`
 #   RELOAD_CYCLES=1        scale +4 / scale -4 cycles of `switch` (past HAProxy's pre-allocated
@@ -141,6 +143,7 @@ PROJECT=
 PORT=
 BENCH_PIDS=()
 BENCH_PROJECTS=()
+BENCH_SWARM_PROJECTS=()
 BENCH_PORTS=()
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -183,6 +186,7 @@ bench_cleanup() {
   for pid in "${BENCH_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${BENCH_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   for p in "${BENCH_PROJECTS[@]}"; do remove_project "$p"; done
+  for p in "${BENCH_SWARM_PROJECTS[@]}"; do remove_project "$p" "$DOCKERFLOW_ENGINE_C_HOST"; done
   [ -z "$BENCH_TMP" ] || rm -rf "$BENCH_TMP"
   exit "$rc"
 }
@@ -236,15 +240,21 @@ new_project() {
   } >"$BENCH_TMP/$PROJECT/compose.yaml"
 }
 
-remove_project() {
+remove_project() { # project [docker host]
   local p=$1 ids id
-  ids=$(docker ps -aq --filter "label=com.docker.compose.project=$p" 2>/dev/null || true)
-  [ -z "$ids" ] || docker rm -f -v $ids >/dev/null 2>&1 || true
-  docker rm -f -v "$p-proxy" >/dev/null 2>&1 || true
-  ids=$(docker network ls -q --filter "label=com.docker.compose.project=$p" 2>/dev/null || true)
-  [ -z "$ids" ] || docker network rm $ids >/dev/null 2>&1 || true
-  ids=$(docker volume ls -q --filter "label=com.docker.compose.project=$p" 2>/dev/null || true)
-  [ -z "$ids" ] || docker volume rm $ids >/dev/null 2>&1 || true
+  local -a d=(docker)
+  [ -z "${2:-}" ] || d=(docker -H "$2")
+  if [ -n "${2:-}" ]; then # a Swarm manager: the releases are services
+    ids=$("${d[@]}" service ls -q --filter "label=com.docker.stack.namespace=$p" 2>/dev/null || true)
+    [ -z "$ids" ] || "${d[@]}" service rm $ids >/dev/null 2>&1 || true
+  fi
+  ids=$("${d[@]}" ps -aq --filter "label=com.docker.compose.project=$p" 2>/dev/null || true)
+  [ -z "$ids" ] || "${d[@]}" rm -f -v $ids >/dev/null 2>&1 || true
+  "${d[@]}" rm -f -v "$p-proxy" >/dev/null 2>&1 || true
+  ids=$("${d[@]}" network ls -q --filter "label=com.docker.compose.project=$p" 2>/dev/null || true)
+  [ -z "$ids" ] || "${d[@]}" network rm $ids >/dev/null 2>&1 || true
+  ids=$("${d[@]}" volume ls -q --filter "label=com.docker.compose.project=$p" 2>/dev/null || true)
+  [ -z "$ids" ] || "${d[@]}" volume rm $ids >/dev/null 2>&1 || true
   curl -fsS --max-time 5 -X DELETE "$CONSUL_HTTP_ADDR/v1/kv/docker-flow/$p-app?recurse" >/dev/null 2>&1 || true
   for id in $(curl -fsS --max-time 5 "$CONSUL_HTTP_ADDR/v1/agent/services" 2>/dev/null |
     jq -r --arg p "$p-app-" 'keys[] | select(startswith($p))' 2>/dev/null || true); do
@@ -257,6 +267,7 @@ flow() {
   local project=$1 port=$2 release=$3
   shift 3
   (cd "$BENCH_TMP/$project" && env DOCKER_CONFIG="$BENCH_CFG" RELEASE="$release" \
+    ${BENCH_DOCKER_HOST:+DOCKER_HOST="$BENCH_DOCKER_HOST"} \
     FLOW_PROJECT="$project" FLOW_TARGET=app FLOW_SERVICE_PATH=/demo \
     FLOW_CONSUL_ADDRESS="$CONSUL_HTTP_ADDR" FLOW_SKIP_PULL_TARGET=true \
     FLOW_PROXY_IMAGE="$DOCKERFLOW_HAPROXY_IMAGE" FLOW_PROXY_NAME="$project-proxy" \
@@ -552,9 +563,54 @@ switch_bench() {
   echo "  (section took $((SECONDS - started)) s)"
 }
 
+# The same zero-loss check with the releases as Swarm services (engine c of the test bed, a
+# single-node Swarm manager): `deploy --flow=proxy --flow=stop-old` SWARM_CYCLES times under load.
+swarm_bench() {
+  bed_setup
+  [ -n "${DOCKERFLOW_ENGINE_C_HOST:-}" ] || eval "$(scripts/testbed.sh env)"
+  [ -n "${DOCKERFLOW_ENGINE_C_HOST:-}" ] || die "no Swarm engine: run scripts/testbed.sh up (engine c)"
+  local k=${SWARM_CYCLES:-10} threads=${BENCH_THREADS:-2} rate=${BENCH_RATE:-100}
+  local secs port p c rel first polls wpid healthy started=$SECONDS lat=() cmd=()
+  secs=$((120 + 40 * k))
+  : >"$BENCH_TMP/phases"
+  free_port
+  port=$PORT
+  new_project swarm health
+  p=$PROJECT
+  BENCH_SWARM_PROJECTS+=("$p")
+  BENCH_DOCKER_HOST=$DOCKERFLOW_ENGINE_C_HOST
+  phase "first deploy (Swarm)" flow "$p" "$port" r0 deploy --flow=proxy
+  "$LOAD" watch --port "$port" --release r0 --max-seconds 60 >/dev/null || die "the proxy on engine c does not serve r0"
+  start_load "$port" swarm "$secs"
+  for c in $(seq 1 "$k"); do
+    rel=r$c
+    "$LOAD" watch --port "$port" --release "$rel" --max-seconds 120 --pause-ms 1 >"$BENCH_TMP/watch" &
+    wpid=$!
+    track "$wpid"
+    phase "deploy+proxy+stop-old $rel (Swarm)" one_run "$p" "$port" "$rel"
+    cmd+=("$(sub "$PHASE_T1" "$PHASE_T0")")
+    reap "$wpid" || die "users never reached $rel through the proxy"
+    read -r first polls <"$BENCH_TMP/watch"
+    healthy=$(awk '/"event":"done"/ && /"flow":"deploy"/ { print $1; exit }' "$BENCH_TMP/one-run.log")
+    [ -n "$healthy" ] || die "no deploy done event in $BENCH_TMP/one-run.log"
+    lat+=("$(awk -v f="$first" -v h="$healthy" 'BEGIN { printf "%.3f", f / 1e6 - h }')")
+  done
+  stop_load
+  BENCH_DOCKER_HOST=
+  remove_project "$p" "$DOCKERFLOW_ENGINE_C_HOST"
+  SUM_SWARM=("$k" "$REQUESTS" "$((FAIL_CLOSE + FAIL_KEEP))" "$(pct 0.5 "${lat[@]}")" "$(pct 0.99 "${lat[@]}")")
+  echo "switch under load on Swarm (engine c): $k x deploy --flow=proxy --flow=stop-old, releases as services"
+  echo "  load: $threads new-connection + $threads keep-alive clients, $rate req/s each, GET /demo/hello on 127.0.0.1"
+  printf '%-38s %9s %9s %10s %9s %8s %8s %8s %8s\n' "" "requests" "failed" "failed" "keep-alive" "switch" "switch" "command" "command"
+  printf '%-38s %9s %9s %10s %9s %8s %8s %8s %8s\n' "" "" "new conn" "keep-alive" "conns" "p50 (s)" "p99 (s)" "p50 (s)" "p99 (s)"
+  printf '%-38s %9s %9s %10s %9s %8s %8s %8s %8s\n' "docker flow on Swarm: $k switches" "$REQUESTS" "$FAIL_CLOSE" "$FAIL_KEEP" "$KEEP_CONNS" \
+    "$(pct 0.5 "${lat[@]}")" "$(pct 0.99 "${lat[@]}")" "$(pct 0.5 "${cmd[@]}")" "$(pct 0.99 "${cmd[@]}")"
+  echo "  (section took $((SECONDS - started)) s)"
+}
+
 # The one table `scripts/bench.sh` ends with (docs/benchmarks.md shows it), from the figures the
 # sections above left in SUM_*; "-" where a section did not run.
-SUM_HS=() SUM_LOAD=() SUM_DEPLOY=() SUM_SWITCH=() SUM_RECREATE=() SUM_ONE_RUN=()
+SUM_HS=() SUM_LOAD=() SUM_DEPLOY=() SUM_SWITCH=() SUM_RECREATE=() SUM_ONE_RUN=() SUM_SWARM=()
 summary() {
   local mem os
   mem=$(awk '/^MemTotal:/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
@@ -581,6 +637,10 @@ summary() {
     printf '| %-44s | %-22s | %-32s | %-18s |\n' "switch latency, deploy --flow=proxy, p50 / p99" "${SUM_ONE_RUN[3]} s / ${SUM_ONE_RUN[4]} s" "-" "-"
     printf '| %-44s | %-22s | %-32s | %-18s |\n' "requests lost, one-run switches (${SUM_ONE_RUN[0]})" "${SUM_ONE_RUN[2]} of ${SUM_ONE_RUN[1]}" "-" "-"
   fi
+  if [ ${#SUM_SWARM[@]} = 5 ]; then
+    printf '| %-44s | %-22s | %-32s | %-18s |\n' "on Swarm: requests lost (${SUM_SWARM[0]} switches)" "${SUM_SWARM[2]} of ${SUM_SWARM[1]}" "-" "-"
+    printf '| %-44s | %-22s | %-32s | %-18s |\n' "on Swarm: switch latency, p50 / p99" "${SUM_SWARM[3]} s / ${SUM_SWARM[4]} s" "-" "-"
+  fi
   if [ ${#SUM_DEPLOY[@]} = 3 ]; then
     a=${SUM_DEPLOY[0]} b=${SUM_DEPLOY[1]}
     printf '| %-44s | %-22s | %-32s | %-18s |\n' "deploy 10 instances, median of ${SUM_DEPLOY[2]}" "$(printf '%.2f s' "$a")" "$(printf '%.2f s' "$b")" "$(printf 'flow/compose %.2f' "$(echo "$a / $b" | bc -l)")"
@@ -596,6 +656,7 @@ case "${1:-all}" in
   compose-load) compose_load ;;
   deploy) deploy_bench ;;
   switch) switch_bench ;;
+  swarm) swarm_bench ;;
   all)
     handshake
     echo
@@ -605,7 +666,9 @@ case "${1:-all}" in
     echo
     switch_bench
     echo
+    swarm_bench
+    echo
     summary
     ;;
-  *) echo "usage: $0 [handshake|compose-load|deploy|switch]" >&2; exit 2 ;;
+  *) echo "usage: $0 [handshake|compose-load|deploy|switch|swarm]" >&2; exit 2 ;;
 esac
