@@ -96,13 +96,18 @@ impl FlowContext {
         let service = format!("{}-{}", project.name, target);
 
         let proxy_docker = proxy_engine(&settings, &globals, &docker).await?;
-        let reach = Reach::decide(
-            &docker,
-            &proxy_docker,
-            &endpoint,
-            settings.proxy.advertise_address,
-        )
-        .await?;
+        let reach = if settings.proxy.context.is_none() && settings.proxy.docker_host.is_none() {
+            // The proxy runs on the services' own engine: nothing to compare.
+            Reach::Networks
+        } else {
+            Reach::decide(
+                &docker,
+                &proxy_docker,
+                &endpoint,
+                settings.proxy.advertise_address,
+            )
+            .await?
+        };
         if let (Runtime::Swarm, Reach::Published(_)) = (runtime, reach) {
             return Err(FlowError::Invalid(
                 "on a Swarm manager the proxy runs on the manager itself and joins the project's overlay networks: drop --proxy-context / --proxy-docker-host".into(),
