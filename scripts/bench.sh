@@ -291,6 +291,28 @@ one_run() { # project port release
   flow "$1" "$2" "$3" deploy --flow=proxy --flow=stop-old --format json | stamp >"$BENCH_TMP/one-run.log"
 }
 
+# COUNT runs of deploy+proxy+stop-old in one docker flow run (releases r1…), each watched by a
+# poller from before it starts: ONE_LAT gets the switch latencies (the deploy's `done` event to
+# the first 200 of the new release), ONE_CMD the runs' wall times.
+ONE_LAT=() ONE_CMD=()
+one_run_cycles() { # project port count label-suffix
+  local p=$1 port=$2 count=$3 suffix=$4 c rel wpid first polls healthy
+  ONE_LAT=() ONE_CMD=()
+  for c in $(seq 1 "$count"); do
+    rel=r$c
+    "$LOAD" watch --port "$port" --release "$rel" --max-seconds 120 --pause-ms 1 >"$BENCH_TMP/watch" &
+    wpid=$!
+    track "$wpid"
+    phase "deploy+proxy+stop-old $rel$suffix" one_run "$p" "$port" "$rel"
+    ONE_CMD+=("$(sub "$PHASE_T1" "$PHASE_T0")")
+    reap "$wpid" || die "users never reached $rel through the proxy"
+    read -r first polls <"$BENCH_TMP/watch"
+    healthy=$(awk '/"event":"done"/ && /"flow":"deploy"/ { print $1; exit }' "$BENCH_TMP/one-run.log")
+    [ -n "$healthy" ] || die "no deploy done event in $BENCH_TMP/one-run.log"
+    ONE_LAT+=("$(awk -v f="$first" -v h="$healthy" 'BEGIN { printf "%.3f", f / 1e6 - h }')")
+  done
+}
+
 stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done; }
 
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
@@ -498,22 +520,10 @@ switch_bench() {
   local one=${ONE_RUN_CYCLES:-$k}
   if [ "$one" -gt 0 ]; then
     : >"$BENCH_TMP/phases"
-    lat=()
-    cmd=()
     start_load "$port" onerun "$secs"
-    for c in $(seq 1 "$one"); do
-      rel=r$c
-      "$LOAD" watch --port "$port" --release "$rel" --max-seconds 120 --pause-ms 1 >"$BENCH_TMP/watch" &
-      wpid=$!
-      track "$wpid"
-      phase "deploy+proxy+stop-old $rel" one_run "$p" "$port" "$rel"
-      cmd+=("$(sub "$PHASE_T1" "$PHASE_T0")")
-      reap "$wpid" || die "users never reached $rel through the proxy"
-      read -r first polls <"$BENCH_TMP/watch"
-      healthy=$(awk '/"event":"done"/ && /"flow":"deploy"/ { print $1; exit }' "$BENCH_TMP/one-run.log")
-      [ -n "$healthy" ] || die "no deploy done event in $BENCH_TMP/one-run.log"
-      lat+=("$(awk -v f="$first" -v h="$healthy" 'BEGIN { printf "%.3f", f / 1e6 - h }')")
-    done
+    one_run_cycles "$p" "$port" "$one" ""
+    lat=("${ONE_LAT[@]}")
+    cmd=("${ONE_CMD[@]}")
     stop_load
     SUM_ONE_RUN=("$one" "$REQUESTS" "$((FAIL_CLOSE + FAIL_KEEP))" "$(pct 0.5 "${lat[@]}")" "$(pct 0.99 "${lat[@]}")")
     row "docker flow: $one x the three in one run" "$REQUESTS" "$FAIL_CLOSE" "$FAIL_KEEP" "$KEEP_CONNS" \
@@ -570,7 +580,7 @@ swarm_bench() {
   [ -n "${DOCKERFLOW_ENGINE_C_HOST:-}" ] || eval "$(scripts/testbed.sh env)"
   [ -n "${DOCKERFLOW_ENGINE_C_HOST:-}" ] || die "no Swarm engine: run scripts/testbed.sh up (engine c)"
   local k=${SWARM_CYCLES:-10} threads=${BENCH_THREADS:-2} rate=${BENCH_RATE:-100}
-  local secs port p c rel first polls wpid healthy started=$SECONDS lat=() cmd=()
+  local secs port p started=$SECONDS lat=() cmd=()
   secs=$((120 + 40 * k))
   : >"$BENCH_TMP/phases"
   free_port
@@ -582,19 +592,9 @@ swarm_bench() {
   phase "first deploy (Swarm)" flow "$p" "$port" r0 deploy --flow=proxy
   "$LOAD" watch --port "$port" --release r0 --max-seconds 60 >/dev/null || die "the proxy on engine c does not serve r0"
   start_load "$port" swarm "$secs"
-  for c in $(seq 1 "$k"); do
-    rel=r$c
-    "$LOAD" watch --port "$port" --release "$rel" --max-seconds 120 --pause-ms 1 >"$BENCH_TMP/watch" &
-    wpid=$!
-    track "$wpid"
-    phase "deploy+proxy+stop-old $rel (Swarm)" one_run "$p" "$port" "$rel"
-    cmd+=("$(sub "$PHASE_T1" "$PHASE_T0")")
-    reap "$wpid" || die "users never reached $rel through the proxy"
-    read -r first polls <"$BENCH_TMP/watch"
-    healthy=$(awk '/"event":"done"/ && /"flow":"deploy"/ { print $1; exit }' "$BENCH_TMP/one-run.log")
-    [ -n "$healthy" ] || die "no deploy done event in $BENCH_TMP/one-run.log"
-    lat+=("$(awk -v f="$first" -v h="$healthy" 'BEGIN { printf "%.3f", f / 1e6 - h }')")
-  done
+  one_run_cycles "$p" "$port" "$k" " (Swarm)"
+  lat=("${ONE_LAT[@]}")
+  cmd=("${ONE_CMD[@]}")
   stop_load
   BENCH_DOCKER_HOST=
   remove_project "$p" "$DOCKERFLOW_ENGINE_C_HOST"
