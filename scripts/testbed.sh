@@ -144,29 +144,37 @@ engine_main_up() {
 # A second engine for Docker context tests: its own socket and data, plus a TCP+TLS endpoint on
 # loopback with certificates made here.
 engine_b_up() {
-  local dir=$STATE/engine-b tls=$STATE/tls
+  local tls=$STATE/tls
   if docker -H "unix://$ENGINE_B_SOCK" version >/dev/null 2>&1; then
     log "engine b: answering on unix://$ENGINE_B_SOCK"
     return
   fi
   make_certs "$tls"
-  mkdir -p "$dir/data" "$RUN/engine-b/exec"
-  # Its own bridge: `--bridge=none` would make dockerd delete the first engine's docker0.
-  if ! ip link show "$ENGINE_B_BRIDGE" >/dev/null 2>&1; then
-    ip link add "$ENGINE_B_BRIDGE" type bridge
-    ip addr add "$ENGINE_B_BRIDGE_CIDR" dev "$ENGINE_B_BRIDGE"
-    ip link set "$ENGINE_B_BRIDGE" up
-  fi
   log "engine b: starting a second dockerd"
-  nohup dockerd --data-root "$dir/data" --exec-root "$RUN/engine-b/exec" \
-    --pidfile "$RUN/engine-b/docker.pid" --bridge="$ENGINE_B_BRIDGE" --iptables=false --ip-masq=false \
-    -H "unix://$ENGINE_B_SOCK" -H "tcp://127.0.0.1:$ENGINE_B_TLS_PORT" \
-    --tlsverify --tlscacert "$tls/ca.pem" --tlscert "$tls/server-cert.pem" --tlskey "$tls/server-key.pem" \
-    >"$dir/dockerd.log" 2>&1 </dev/null &
-  echo $! >"$STATE/dockerd-b.pid"
-  if ! wait_for 60 docker -H "unix://$ENGINE_B_SOCK" version; then
+  extra_dockerd b "$ENGINE_B_SOCK" "$ENGINE_B_BRIDGE" "$ENGINE_B_BRIDGE_CIDR" \
+    -H "tcp://127.0.0.1:$ENGINE_B_TLS_PORT" \
+    --tlsverify --tlscacert "$tls/ca.pem" --tlscert "$tls/server-cert.pem" --tlskey "$tls/server-key.pem"
+}
+
+# Another dockerd beside the first: its own data and exec root, pidfile, socket and bridge
+# (`--bridge=none` would make it delete the first engine's docker0), no iptables rules.
+extra_dockerd() { # name socket bridge bridge-cidr extra-dockerd-args…
+  local name=$1 sock=$2 bridge=$3 cidr=$4
+  shift 4
+  local dir=$STATE/engine-$name
+  mkdir -p "$dir/data" "$RUN/engine-$name/exec"
+  if ! ip link show "$bridge" >/dev/null 2>&1; then
+    ip link add "$bridge" type bridge
+    ip addr add "$cidr" dev "$bridge"
+    ip link set "$bridge" up
+  fi
+  nohup dockerd --data-root "$dir/data" --exec-root "$RUN/engine-$name/exec" \
+    --pidfile "$RUN/engine-$name/docker.pid" --bridge="$bridge" --iptables=false --ip-masq=false \
+    -H "unix://$sock" "$@" >"$dir/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$STATE/dockerd-$name.pid"
+  if ! wait_for 60 docker -H "unix://$sock" version; then
     tail -n 30 "$dir/dockerd.log" >&2
-    die "the second dockerd did not answer within 60 s (log above, full log: $dir/dockerd.log)"
+    die "dockerd of engine $name did not answer within 60 s (log above, full log: $dir/dockerd.log)"
   fi
 }
 
@@ -177,21 +185,8 @@ engine_c_up() {
   if $c version >/dev/null 2>&1; then
     log "engine c: answering on unix://$ENGINE_C_SOCK"
   else
-    mkdir -p "$dir/data" "$RUN/engine-c/exec"
-    if ! ip link show "$ENGINE_C_BRIDGE" >/dev/null 2>&1; then
-      ip link add "$ENGINE_C_BRIDGE" type bridge
-      ip addr add "$ENGINE_C_BRIDGE_CIDR" dev "$ENGINE_C_BRIDGE"
-      ip link set "$ENGINE_C_BRIDGE" up
-    fi
     log "engine c: starting a third dockerd"
-    nohup dockerd --data-root "$dir/data" --exec-root "$RUN/engine-c/exec" \
-      --pidfile "$RUN/engine-c/docker.pid" --bridge="$ENGINE_C_BRIDGE" --iptables=false --ip-masq=false \
-      -H "unix://$ENGINE_C_SOCK" >"$dir/dockerd.log" 2>&1 </dev/null &
-    echo $! >"$STATE/dockerd-c.pid"
-    if ! wait_for 60 $c version; then
-      tail -n 30 "$dir/dockerd.log" >&2
-      die "the third dockerd did not answer within 60 s (log above, full log: $dir/dockerd.log)"
-    fi
+    extra_dockerd c "$ENGINE_C_SOCK" "$ENGINE_C_BRIDGE" "$ENGINE_C_BRIDGE_CIDR"
   fi
   if [ "$($c info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
     log "engine c: docker swarm init on 127.0.0.1"
