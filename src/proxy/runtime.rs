@@ -82,13 +82,14 @@ impl LiveServer {
 }
 
 impl Runtime<'_> {
-    /// Runs a shell script in the container through the open shell (opened on first use), or a
-    /// new exec when the shell cannot be opened or breaks (the proxy was recreated): a script
-    /// that broke mid-way is run again, which the scripts allow (generation check, idempotent
-    /// commands).
     /// Opens the shell now, so that the next script does not pay for it.
     pub async fn open_session(&self) {
         let mut slot = self.session.lock().await;
+        self.fill(&mut slot).await;
+    }
+
+    /// Opens the shell into an empty slot; a shell that cannot be opened leaves it empty.
+    async fn fill(&self, slot: &mut Option<super::session::Session>) {
         if slot.is_none() {
             *slot = super::session::Session::open(self.docker, self.container)
                 .await
@@ -96,17 +97,17 @@ impl Runtime<'_> {
         }
     }
 
+    /// Runs a shell script in the container through the open shell (opened on first use), or a
+    /// new exec when the shell cannot be opened or breaks (the proxy was recreated): a script
+    /// that broke mid-way is run again, which the scripts allow (generation check, idempotent
+    /// commands).
     pub async fn script(
         &self,
         script: &str,
         env: Vec<String>,
     ) -> Result<(i64, String), ProxyError> {
         let mut slot = self.session.lock().await;
-        if slot.is_none() {
-            *slot = super::session::Session::open(self.docker, self.container)
-                .await
-                .ok();
-        }
+        self.fill(&mut slot).await;
         if let Some(session) = slot.as_mut() {
             match session.run(script, &env).await {
                 Ok(done) => return Ok(done),
