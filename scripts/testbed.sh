@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test bed: a real Docker Engine (two, for context tests; a third as a single-node Swarm), Consul 1.8.7, the images every test
+# The test bed: a real Docker Engine (two, for context tests; a third as a single-node Swarm;
+# three more in network namespaces as a three-node Swarm), Consul 1.8.7, the images every test
 # and example uses, and docker compose v2 for conformance checks. Runs as root on Debian.
 #
 #   scripts/testbed.sh up     install what is missing, start what is not running, build images
@@ -7,6 +8,9 @@
 #   scripts/testbed.sh env    print the environment the tests read
 #   scripts/testbed.sh images one engine and the local images only (what scripts/quickstart.sh
 #                             needs where no registry answers)
+#   scripts/testbed.sh node stop|start N
+#                             a node of the three-node Swarm lost (its dockerd killed, its link
+#                             down) or brought back (the multi-node test's fault)
 #
 # Idempotent: a second `up` finds everything in place and returns in seconds.
 set -euo pipefail
@@ -27,6 +31,11 @@ ENGINE_B_BRIDGE_CIDR=172.31.254.1/24
 ENGINE_C_SOCK=$RUN/engine-c/docker.sock
 ENGINE_C_BRIDGE=dockerflow-c0
 ENGINE_C_BRIDGE_CIDR=172.31.253.1/24
+# The three-node Swarm: node i in network namespace dockerflow-n<i>, on bridge dockerflow-sw0 at
+# 172.31.252.(10+i); node 0 is the manager, nodes 1 and 2 are workers.
+NODES=(0 1 2)
+NODES_BRIDGE=dockerflow-sw0
+NODES_NET=172.31.252
 COMPOSE_PLUGIN=/usr/local/lib/docker/cli-plugins/docker-compose
 
 log() { printf 'testbed: %s\n' "$*" >&2; }
@@ -123,6 +132,7 @@ engine_up() {
   engine_main_up
   engine_b_up
   engine_c_up
+  nodes_up
 }
 
 engine_main_up() {
@@ -193,6 +203,130 @@ engine_c_up() {
     $c swarm init --advertise-addr 127.0.0.1 >"$dir/swarm-init.log" 2>&1 ||
       { cat "$dir/swarm-init.log" >&2; die "docker swarm init on engine c failed"; }
   fi
+}
+
+# --- the three-node Swarm ------------------------------------------------------------------------
+# Each node is a dockerd in its own network namespace (each namespace has its own ports, so each
+# can run Swarm), reached through a veth on a private bridge; overlay traffic is VXLAN over it.
+# `nsenter --net` and not `ip netns exec`: the latter remounts /sys, hiding the cgroup mounts.
+
+node_sock() { echo "$RUN/node-$1/docker.sock"; }
+node_addr() { echo "$NODES_NET.$((10 + $1))"; }
+node_docker() { local i=$1; shift; docker -H "unix://$(node_sock "$i")" "$@"; }
+
+nodes_net_up() {
+  if ! ip link show "$NODES_BRIDGE" >/dev/null 2>&1; then
+    ip link add "$NODES_BRIDGE" type bridge
+    ip addr add "$NODES_NET.1/24" dev "$NODES_BRIDGE"
+  fi
+  ip link set "$NODES_BRIDGE" up
+  # Frames between the nodes cross this bridge; with br_netfilter they meet the FORWARD chain,
+  # whose policy the first dockerd sets to DROP.
+  iptables -C FORWARD -i "$NODES_BRIDGE" -o "$NODES_BRIDGE" -j ACCEPT 2>/dev/null ||
+    iptables -I FORWARD -i "$NODES_BRIDGE" -o "$NODES_BRIDGE" -j ACCEPT
+  local i ns
+  for i in "${NODES[@]}"; do
+    ns=dockerflow-n$i
+    [ -e "/run/netns/$ns" ] || ip netns add "$ns"
+    if ! ip link show "dfn$i-h" >/dev/null 2>&1; then
+      ip link add "dfn$i-h" type veth peer name "dfn$i-n"
+      ip link set "dfn$i-n" netns "$ns"
+      ip -n "$ns" addr add "$(node_addr "$i")/24" dev "dfn$i-n"
+    fi
+    ip link set "dfn$i-h" master "$NODES_BRIDGE" up
+    ip -n "$ns" link set "dfn$i-n" up
+    ip -n "$ns" link set lo up
+    # The node's own bridge for its containers, inside its namespace.
+    if ! ip -n "$ns" link show dfn-br >/dev/null 2>&1; then
+      ip -n "$ns" link add dfn-br type bridge
+      ip -n "$ns" addr add "172.30.$((200 + i)).1/24" dev dfn-br
+    fi
+    ip -n "$ns" link set dfn-br up
+  done
+}
+
+node_dockerd_up() { # i
+  local i=$1 dir=$STATE/node-$1
+  node_docker "$i" version >/dev/null 2>&1 && return
+  mkdir -p "$dir/data" "$RUN/node-$i/exec"
+  nohup nsenter --net="/run/netns/dockerflow-n$i" dockerd --data-root "$dir/data" \
+    --exec-root "$RUN/node-$i/exec" --pidfile "$RUN/node-$i/docker.pid" --bridge=dfn-br \
+    --iptables=false --ip-masq=false -H "unix://$(node_sock "$i")" >"$dir/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$STATE/dockerd-node-$i.pid"
+}
+
+node_wait() { # i
+  if ! wait_for 60 node_docker "$1" version; then
+    tail -n 30 "$STATE/node-$1/dockerd.log" >&2
+    die "dockerd of Swarm node $1 did not answer within 60 s (full log: $STATE/node-$1/dockerd.log)"
+  fi
+}
+
+swarm_state() { node_docker "$1" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
+
+nodes_up() {
+  local i
+  nodes_net_up
+  for i in "${NODES[@]}"; do node_dockerd_up "$i"; done
+  for i in "${NODES[@]}"; do node_wait "$i"; done
+  if [ "$(swarm_state 0)" != active ]; then
+    log "Swarm nodes: docker swarm init on node 0 ($(node_addr 0))"
+    # A 1 s heartbeat: a lost node is marked down within seconds, not 15.
+    node_docker 0 swarm init --advertise-addr "$(node_addr 0)" --listen-addr "$(node_addr 0):2377" \
+      --dispatcher-heartbeat 1s >"$STATE/node-0/swarm-init.log" 2>&1 ||
+      { cat "$STATE/node-0/swarm-init.log" >&2; die "docker swarm init on node 0 failed"; }
+  fi
+  local token
+  token=$(node_docker 0 swarm join-token -q worker)
+  for i in "${NODES[@]:1}"; do
+    [ "$(swarm_state "$i")" != active ] || continue
+    [ "$(swarm_state "$i")" = inactive ] || node_docker "$i" swarm leave --force >/dev/null 2>&1 || true
+    log "Swarm nodes: node $i joins as a worker"
+    node_docker "$i" swarm join --token "$token" --advertise-addr "$(node_addr "$i")" \
+      --listen-addr "$(node_addr "$i"):2377" "$(node_addr 0):2377" >"$STATE/node-$i/swarm-join.log" 2>&1 ||
+      { cat "$STATE/node-$i/swarm-join.log" >&2; die "node $i could not join the Swarm of node 0"; }
+  done
+  wait_for 60 nodes_ready || { node_docker 0 node ls >&2; die "the Swarm nodes are not all ready within 60 s"; }
+  log "Swarm nodes: 3 ready (manager unix://$(node_sock 0))"
+}
+
+nodes_ready() { [ "$(node_docker 0 node ls --format '{{.Status}}' | grep -c '^Ready$')" = "${#NODES[@]}" ]; }
+
+# A node lost mid-life: its dockerd killed (SIGKILL, by PID) and its link cut, so its tasks are
+# unreachable, as when a machine dies. `node start` brings it back; it rejoins the Swarm.
+node_stop() { # i
+  local i=$1
+  ip link set "dfn$i-h" down
+  if pid_alive "$STATE/dockerd-node-$i.pid" dockerd; then
+    kill -9 "$(cat "$STATE/dockerd-node-$i.pid")"
+    wait_for 30 bash -c "! kill -0 $(cat "$STATE/dockerd-node-$i.pid")" || die "dockerd of node $i outlived SIGKILL"
+  fi
+  log "Swarm node $i: stopped (dockerd killed, link down)"
+}
+
+node_start() { # i
+  local i=$1
+  ip link set "dfn$i-h" up
+  node_dockerd_up "$i"
+  node_wait "$i"
+  wait_for 60 nodes_ready || { node_docker 0 node ls >&2; die "node $i did not rejoin within 60 s"; }
+  log "Swarm node $i: back and ready"
+}
+
+nodes_down() {
+  local i m
+  for i in "${NODES[@]}"; do
+    stop_pid "$STATE/dockerd-node-$i.pid" dockerd "the dockerd of Swarm node $i"
+    # A node killed mid-test leaves its namespaces' mounts behind.
+    grep -oE "($RUN|$STATE)/node-$i/[^ ]*" /proc/mounts | sort -r | while read -r m; do
+      umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+    done
+    [ ! -e "/run/netns/dockerflow-n$i" ] || ip netns del "dockerflow-n$i"
+    ! ip link show "dfn$i-h" >/dev/null 2>&1 || ip link del "dfn$i-h"
+  done
+  ! ip link show "$NODES_BRIDGE" >/dev/null 2>&1 || ip link del "$NODES_BRIDGE"
+  ! iptables -C FORWARD -i "$NODES_BRIDGE" -o "$NODES_BRIDGE" -j ACCEPT 2>/dev/null ||
+    iptables -D FORWARD -i "$NODES_BRIDGE" -o "$NODES_BRIDGE" -j ACCEPT
 }
 
 # A CA, a server certificate for 127.0.0.1/localhost and a client certificate, as `docker` wants.
@@ -328,19 +462,18 @@ images_up() {
 }
 
 # The other engines get the demo and the proxy from the first one (no registry to pull from).
+# Engine b: the tests put the services on one engine and the proxy on the other, both ways.
+# Engine c and the Swarm nodes run the demo as services and the proxy.
 engines_load_images() {
-  # Engine b has the demo and the proxy too: the tests put the services on one engine and the
-  # proxy on the other, both ways. Engine c (Swarm) runs the demo as services and the proxy.
-  local image id engine
-  for engine in b c; do
-    local sock=$ENGINE_B_SOCK
-    [ $engine = b ] || sock=$ENGINE_C_SOCK
+  local image id sock sockets=("$ENGINE_B_SOCK" "$ENGINE_C_SOCK") i
+  for i in "${NODES[@]}"; do sockets+=("$(node_sock "$i")"); done
+  for sock in "${sockets[@]}"; do
     for image in "$DEMO_IMAGE:$VERSION" "$DEMO_IMAGE:latest" "$HAPROXY_IMAGE"; do
       id=$(docker image inspect -f '{{.Id}}' "$image")
       if [ "$(docker -H "unix://$sock" image inspect -f '{{.Id}}' "$image" 2>/dev/null)" != "$id" ]; then
-        log "engine $engine: loading $image"
+        log "loading $image into unix://$sock"
         docker save "$image" | docker -H "unix://$sock" load -q >/dev/null ||
-          die "loading $image into engine $engine failed"
+          die "loading $image into unix://$sock failed"
       fi
     done
   done
@@ -368,6 +501,8 @@ export DOCKERFLOW_CONSUL_IMAGE=$CONSUL_IMAGE
 export DOCKERFLOW_ENGINE_B_HOST=unix://$ENGINE_B_SOCK
 export DOCKERFLOW_ENGINE_B_TLS_HOST=tcp://127.0.0.1:$ENGINE_B_TLS_PORT
 export DOCKERFLOW_ENGINE_C_HOST=unix://$ENGINE_C_SOCK
+export DOCKERFLOW_NODES_HOST=unix://$(node_sock 0)
+export DOCKERFLOW_NODES_NETNS=dockerflow-n0
 export DOCKERFLOW_TLS_DIR=$STATE/tls
 export DOCKERFLOW_COMPOSE_PLUGIN=$COMPOSE_PLUGIN
 EOF
@@ -400,6 +535,7 @@ stop_pid() { # pidfile comm what
 down() {
   preflight
   stop_pid "$STATE/consul.pid" consul consul
+  nodes_down
   stop_pid "$STATE/dockerd-c.pid" dockerd "the third dockerd (Swarm)"
   ! ip link show "$ENGINE_C_BRIDGE" >/dev/null 2>&1 || ip link del "$ENGINE_C_BRIDGE"
   stop_pid "$STATE/dockerd-b.pid" dockerd "the second dockerd"
@@ -411,5 +547,12 @@ case "${1:-}" in
   down) down ;;
   env) print_env ;;
   images) preflight && engine_main_up && consul_install && images_up ;;
-  *) echo "usage: $0 up|down|env|images" >&2; exit 2 ;;
+  node)
+    preflight
+    case "${2:-}:${3:-}" in
+      stop:[12]) node_stop "$3" ;;
+      start:[12]) node_start "$3" ;;
+      *) echo "usage: $0 node stop|start 1|2 (a worker of the three-node Swarm)" >&2; exit 2 ;;
+    esac ;;
+  *) echo "usage: $0 up|down|env|images|node" >&2; exit 2 ;;
 esac

@@ -31,6 +31,9 @@ pub struct Bed {
     pub engine_b_tls_host: String,
     /// A single-node Swarm manager (the Swarm-mode flows).
     pub engine_c_host: String,
+    /// The manager of the three-node Swarm (nodes in network namespaces), and its namespace.
+    pub nodes_host: String,
+    pub nodes_netns: String,
     pub tls_dir: PathBuf,
 }
 
@@ -68,6 +71,8 @@ pub fn bed() -> &'static Bed {
             engine_b_host: var("DOCKERFLOW_ENGINE_B_HOST"),
             engine_b_tls_host: var("DOCKERFLOW_ENGINE_B_TLS_HOST"),
             engine_c_host: var("DOCKERFLOW_ENGINE_C_HOST"),
+            nodes_host: var("DOCKERFLOW_NODES_HOST"),
+            nodes_netns: var("DOCKERFLOW_NODES_NETNS"),
             tls_dir: var("DOCKERFLOW_TLS_DIR").into(),
         };
         let out = docker(&[
@@ -276,11 +281,25 @@ pub fn published_port(host: &str, container: &str, container_port: u16) -> u16 {
 
 /// GET over plain HTTP to a loopback address with a short timeout: (status, body).
 pub fn http_get(url: &str) -> Option<(u16, String)> {
+    http_get_in(None, url)
+}
+
+/// `http_get` from network namespace `netns` when given: a test-bed Swarm node's own loopback
+/// (`nsenter --net` enters the namespace only, nothing else).
+pub fn http_get_in(netns: Option<&str>, url: &str) -> Option<(u16, String)> {
     assert!(
         url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:"),
         "tests send traffic to loopback only, not {url}"
     );
-    let out = Command::new("curl")
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("nsenter");
+            c.arg(format!("--net=/run/netns/{ns}")).arg("curl");
+            c
+        }
+        None => Command::new("curl"),
+    };
+    let out = cmd
         .args([
             "-sS",
             "--max-time",

@@ -284,18 +284,24 @@ pub struct Load {
 
 impl Load {
     pub fn start(url: String) -> Load {
+        Load::start_in(None, url)
+    }
+
+    /// Load from network namespace `netns` when given (a test-bed Swarm node's loopback).
+    pub fn start_in(netns: Option<&str>, url: String) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
         let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
         let threads = (0..2)
             .map(|_| {
-                let (stop, ok, failed, errors, url) = (
+                let (stop, ok, failed, errors, url, netns) = (
                     stop.clone(),
                     ok.clone(),
                     failed.clone(),
                     errors.clone(),
                     url.clone(),
+                    netns.map(String::from),
                 );
                 thread::spawn(move || {
                     let start = Instant::now();
@@ -305,7 +311,7 @@ impl Load {
                         && start.elapsed() < Duration::from_secs(120)
                     {
                         n += 1;
-                        match super::http_get(&url) {
+                        match super::http_get_in(netns.as_deref(), &url) {
                             Some((200, _)) => ok.fetch_add(1, Ordering::Relaxed),
                             other => {
                                 errors.lock().unwrap().push(format!("{other:?}"));
