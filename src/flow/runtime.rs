@@ -137,6 +137,7 @@ pub async fn start_swarm(
         None => HashSet::new(),
     };
     if observed.services.contains_key(&color) {
+        anchor_proxy(cx, flow).await?;
         swarm::scale_service(&cx.docker, &name, scale).await?;
     } else {
         let (project, compose_name) = color_project(cx, color, false, port, base);
@@ -150,11 +151,33 @@ pub async fn start_swarm(
             scale,
         )?;
         swarm::ensure_overlay_networks(&cx.docker, &project, service).await?;
+        anchor_proxy(cx, flow).await?;
         cx.report
             .step(flow, &cx.service, &format!("creating service {name}"));
         swarm::create_service(&cx.docker, spec).await?;
     }
     converge(cx, flow, color, scale, &before).await
+}
+
+/// The proxy runs on the manager and is on the target's networks before tasks start. A node
+/// learns task addresses (the network's service records) only for networks it has a container
+/// on: with every task on other nodes, the proxy is the manager's only presence there, and it
+/// must reach the tasks anyway. Created from Consul's picture when missing, as `proxy` would.
+async fn anchor_proxy(cx: &FlowContext, flow: &str) -> Result<(), FlowError> {
+    let (state, _) = cx.consul.read_state(&cx.service).await?;
+    cx.proxy_locked(|| async {
+        let model = super::model::build(cx, &state).await?;
+        cx.report.step(
+            flow,
+            &cx.service,
+            &format!(
+                "ensuring the proxy {} runs on the target's networks",
+                cx.settings.proxy.name
+            ),
+        );
+        Ok(cx.proxy()?.ensure(&model).await?)
+    })
+    .await
 }
 
 const ENDED: &[&str] = &[
