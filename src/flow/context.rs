@@ -200,7 +200,8 @@ impl FlowContext {
     }
 
     /// Runs `work` holding the service's Consul lock (a second flow on the same service waits up
-    /// to --lock-timeout, then fails naming the holder).
+    /// to --lock-timeout, then fails naming the holder). On Swarm, Consul first follows the
+    /// tasks Swarm replaced on its own (`adopt`), except in a dry run, which changes nothing.
     pub async fn locked<F, Fut>(&self, flow: &str, work: F) -> Result<(), FlowError>
     where
         F: FnOnce() -> Fut,
@@ -211,7 +212,13 @@ impl FlowContext {
             .consul
             .lock(&self.service, &holder, self.settings.lock_timeout)
             .await?;
-        let result = work().await;
+        let result = async {
+            if self.runtime == super::runtime::Runtime::Swarm && !self.settings.dry_run {
+                super::adopt::adopt(self, flow).await?;
+            }
+            work().await
+        }
+        .await;
         // The flow's own error matters more than a failed release (the session expires anyway).
         let released = lock.release().await;
         result.and(released.map_err(FlowError::from))

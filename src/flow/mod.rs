@@ -1,6 +1,7 @@
 //! The flows. Each reads observed state (engine + Consul), decides, then acts through the
 //! engine, the registry and the proxy, reporting each step.
 
+pub mod adopt;
 pub mod config;
 pub mod context;
 pub mod deploy;

@@ -1,0 +1,87 @@
+//! Tasks Swarm replaced on its own, brought into Consul and the proxy before a flow runs.
+//!
+//! When a node goes down (or a task dies), Swarm starts a replacement task elsewhere, at a new
+//! address. Consul still holds the old task, which points at nothing, and does not know the new
+//! one. Every flow on Swarm first brings Consul to the tasks that run: for each colour Consul
+//! has instances of, a running task it lacks is registered and a registration whose task Swarm
+//! no longer wants running is removed. When that changes the live colour, the proxy is updated
+//! too, so `docker flow proxy reconcile` (or any flow) restores full capacity after a node loss.
+
+use crate::registry::{Check, Registration};
+use crate::release::Color;
+
+use super::context::FlowContext;
+use super::deploy::address_of;
+use super::error::FlowError;
+use super::model;
+
+/// What changed, one line each (empty: Consul already matched the tasks).
+pub async fn adopt(cx: &FlowContext, flow: &str) -> Result<Vec<String>, FlowError> {
+    let (state, _) = cx.consul.read_state(&cx.service).await?;
+    let Some(routes) = state.routes.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let observed = super::runtime::observe(cx).await?;
+    let mut changes = Vec::new();
+    let mut live_changed = false;
+    for color in Color::ALL {
+        let name = format!("{}-{color}", cx.service);
+        let registered = cx.consul.instances(&name, false).await?;
+        if registered.is_empty() {
+            // Not registered by a flow (stopped, or never deployed): nothing to follow.
+            continue;
+        }
+        // Tasks Swarm wants running; a running one with its address is healthy (the task
+        // state is the gate on Swarm).
+        let tasks = observed.of(color);
+        for gone in registered
+            .iter()
+            .filter(|r| !tasks.iter().any(|t| t.name == r.id))
+        {
+            cx.consul.deregister(&gone.id).await?;
+            changes.push(format!(
+                "deregistered {} ({}:{}): Swarm no longer runs it",
+                gone.id, gone.address, gone.port
+            ));
+            live_changed |= state.live == Some(color);
+        }
+        for task in tasks
+            .iter()
+            .filter(|t| t.running && !registered.iter().any(|r| r.id == t.name))
+        {
+            let Ok((address, port)) = address_of(cx, task, routes.port) else {
+                // No address yet: the next flow registers it.
+                continue;
+            };
+            cx.consul
+                .register(&Registration {
+                    id: task.name.clone(),
+                    name: name.clone(),
+                    address: address.clone(),
+                    port,
+                    tags: vec![color.to_string()],
+                    check: Check::None,
+                })
+                .await?;
+            changes.push(format!(
+                "registered {} ({address}:{port}), which Swarm started in place of a lost task",
+                task.name
+            ));
+            live_changed |= state.live == Some(color);
+        }
+    }
+    for c in &changes {
+        cx.report.step(flow, &cx.service, c);
+    }
+    if live_changed && cx.proxy_running().await {
+        cx.proxy_locked(|| async {
+            let desired = model::build(cx, &state).await?;
+            cx.proxy()?.apply(&desired).await?;
+            Ok(())
+        })
+        .await?;
+        cx.report
+            .step(flow, &cx.service, "the proxy routes to the tasks that run");
+    }
+    Ok(changes)
+}
