@@ -7,11 +7,12 @@
 #   scripts/bench.sh deploy         `docker flow deploy --scale=10` vs `docker compose up -d --scale`
 #   scripts/bench.sh switch         requests lost while releases switch under load, vs compose
 #   scripts/bench.sh swarm          the same switch with the releases as Swarm services (engine c)
+#   scripts/bench.sh swarm-nodes    the same on the three-node Swarm: tasks on two workers
 #
 # Run it on an otherwise idle machine; figures are medians over many runs. `deploy` and `switch`
 # need the test bed (scripts/testbed.sh up). Their knobs, from the environment:
 #   BENCH_CYCLES=10        deploy+proxy+stop-old cycles of `switch` (and compose recreations)
-#   SWARM_CYCLES=10        switches of `swarm`
+#   SWARM_CYCLES=10        switches of `swarm` and of `swarm-nodes`
 #   ONE_RUN_CYCLES=BENCH_CYCLES  `deploy --flow=proxy --flow=stop-old` cycles (one run each)
 #   SCALE_CYCLES=3         scale +2 / scale -2 cycles of `switch`, each followed by `proxy`
 #   RELOAD_CYCLES=1        scale +4 / scale -4 cycles of `switch` (past HAProxy's pre-allocated
@@ -186,7 +187,7 @@ bench_cleanup() {
   for pid in "${BENCH_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${BENCH_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   for p in "${BENCH_PROJECTS[@]}"; do remove_project "$p"; done
-  for p in "${BENCH_SWARM_PROJECTS[@]}"; do remove_project "$p" "$DOCKERFLOW_ENGINE_C_HOST"; done
+  for p in "${BENCH_SWARM_PROJECTS[@]}"; do remove_project ${p% *} "${p#* }"; done
   [ -z "$BENCH_TMP" ] || rm -rf "$BENCH_TMP"
   exit "$rc"
 }
@@ -300,7 +301,7 @@ one_run_cycles() { # project port count label-suffix
   ONE_LAT=() ONE_CMD=()
   for c in $(seq 1 "$count"); do
     rel=r$c
-    "$LOAD" watch --port "$port" --release "$rel" --max-seconds 120 --pause-ms 1 >"$BENCH_TMP/watch" &
+    "${LOAD_NS[@]}" "$LOAD" watch --port "$port" --release "$rel" --max-seconds 120 --pause-ms 1 >"$BENCH_TMP/watch" &
     wpid=$!
     track "$wpid"
     phase "deploy+proxy+stop-old $rel$suffix" one_run "$p" "$port" "$rel"
@@ -387,7 +388,7 @@ start_load() { # port name max-seconds
   local port=$1 name=$2 secs=$3 threads=${BENCH_THREADS:-2} rate=${BENCH_RATE:-100}
   LOAD_DIR=$BENCH_TMP/load-$name
   mkdir -p "$LOAD_DIR"
-  "$LOAD" load --port "$port" --threads "$threads" --rate "$rate" --max-seconds "$secs" \
+  "${LOAD_NS[@]}" "$LOAD" load --port "$port" --threads "$threads" --rate "$rate" --max-seconds "$secs" \
     --max-requests "$((rate * secs))" --stop-file "$LOAD_DIR/stop" \
     >"$LOAD_DIR/counts" 2>"$LOAD_DIR/failures" &
   LOAD_PID=$!
@@ -573,44 +574,58 @@ switch_bench() {
   echo "  (section took $((SECONDS - started)) s)"
 }
 
-# The same zero-loss check with the releases as Swarm services (engine c of the test bed, a
-# single-node Swarm manager): `deploy --flow=proxy --flow=stop-old` SWARM_CYCLES times under load.
-swarm_bench() {
+# The same zero-loss check with the releases as Swarm services: on engine c of the test bed (a
+# single-node Swarm manager), or on its three-node Swarm (`nodes`: two tasks on the workers, the
+# proxy on the manager, the load sent from inside the manager's network namespace).
+# `deploy --flow=proxy --flow=stop-old` SWARM_CYCLES times under load.
+LOAD_NS=()
+swarm_bench() { # c|nodes
+  local on=$1
   bed_setup
-  [ -n "${DOCKERFLOW_ENGINE_C_HOST:-}" ] || eval "$(scripts/testbed.sh env)"
-  [ -n "${DOCKERFLOW_ENGINE_C_HOST:-}" ] || die "no Swarm engine: run scripts/testbed.sh up (engine c)"
+  [ -n "${DOCKERFLOW_NODES_HOST:-}" ] || eval "$(scripts/testbed.sh env)"
+  local host=$DOCKERFLOW_ENGINE_C_HOST label="Swarm" scale=1
+  if [ "$on" = nodes ]; then
+    host=$DOCKERFLOW_NODES_HOST label="Swarm, 3 nodes" scale=2
+    LOAD_NS=(nsenter "--net=/run/netns/$DOCKERFLOW_NODES_NETNS")
+  fi
+  [ -n "$host" ] || die "no Swarm engine: run scripts/testbed.sh up"
   local k=${SWARM_CYCLES:-10} threads=${BENCH_THREADS:-2} rate=${BENCH_RATE:-100}
   local secs port p started=$SECONDS lat=() cmd=()
   secs=$((120 + 40 * k))
   : >"$BENCH_TMP/phases"
   free_port
   port=$PORT
-  new_project swarm health
+  new_project "swarm-$on" health
   p=$PROJECT
-  BENCH_SWARM_PROJECTS+=("$p")
-  BENCH_DOCKER_HOST=$DOCKERFLOW_ENGINE_C_HOST
-  phase "first deploy (Swarm)" flow "$p" "$port" r0 deploy --flow=proxy
-  "$LOAD" watch --port "$port" --release r0 --max-seconds 60 >/dev/null || die "the proxy on engine c does not serve r0"
-  start_load "$port" swarm "$secs"
-  one_run_cycles "$p" "$port" "$k" " (Swarm)"
+  if [ "$on" = nodes ]; then
+    printf '    deploy:\n      placement:\n        constraints: ["node.role == worker"]\n' >>"$BENCH_TMP/$p/compose.yaml"
+  fi
+  BENCH_SWARM_PROJECTS+=("$p $host")
+  BENCH_DOCKER_HOST=$host
+  phase "first deploy ($label)" flow "$p" "$port" r0 deploy --flow=proxy --scale="$scale"
+  "${LOAD_NS[@]}" "$LOAD" watch --port "$port" --release r0 --max-seconds 60 >/dev/null || die "the proxy on $host does not serve r0"
+  start_load "$port" "swarm-$on" "$secs"
+  one_run_cycles "$p" "$port" "$k" " ($label)"
   lat=("${ONE_LAT[@]}")
   cmd=("${ONE_CMD[@]}")
   stop_load
   BENCH_DOCKER_HOST=
-  remove_project "$p" "$DOCKERFLOW_ENGINE_C_HOST"
-  SUM_SWARM=("$k" "$REQUESTS" "$((FAIL_CLOSE + FAIL_KEEP))" "$(pct 0.5 "${lat[@]}")" "$(pct 0.99 "${lat[@]}")")
-  echo "switch under load on Swarm (engine c): $k x deploy --flow=proxy --flow=stop-old, releases as services"
+  LOAD_NS=()
+  remove_project "$p" "$host"
+  local sum=("$k" "$REQUESTS" "$((FAIL_CLOSE + FAIL_KEEP))" "$(pct 0.5 "${lat[@]}")" "$(pct 0.99 "${lat[@]}")")
+  if [ "$on" = nodes ]; then SUM_NODES=("${sum[@]}"); else SUM_SWARM=("${sum[@]}"); fi
+  echo "switch under load on $label ($host): $k x deploy --flow=proxy --flow=stop-old, releases as services ($scale task(s))"
   echo "  load: $threads new-connection + $threads keep-alive clients, $rate req/s each, GET /demo/hello on 127.0.0.1"
   printf '%-38s %9s %9s %10s %9s %8s %8s %8s %8s\n' "" "requests" "failed" "failed" "keep-alive" "switch" "switch" "command" "command"
   printf '%-38s %9s %9s %10s %9s %8s %8s %8s %8s\n' "" "" "new conn" "keep-alive" "conns" "p50 (s)" "p99 (s)" "p50 (s)" "p99 (s)"
-  printf '%-38s %9s %9s %10s %9s %8s %8s %8s %8s\n' "docker flow on Swarm: $k switches" "$REQUESTS" "$FAIL_CLOSE" "$FAIL_KEEP" "$KEEP_CONNS" \
+  printf '%-38s %9s %9s %10s %9s %8s %8s %8s %8s\n' "docker flow on $label: $k switches" "$REQUESTS" "$FAIL_CLOSE" "$FAIL_KEEP" "$KEEP_CONNS" \
     "$(pct 0.5 "${lat[@]}")" "$(pct 0.99 "${lat[@]}")" "$(pct 0.5 "${cmd[@]}")" "$(pct 0.99 "${cmd[@]}")"
   echo "  (section took $((SECONDS - started)) s)"
 }
 
 # The one table `scripts/bench.sh` ends with (docs/benchmarks.md shows it), from the figures the
 # sections above left in SUM_*; "-" where a section did not run.
-SUM_HS=() SUM_LOAD=() SUM_DEPLOY=() SUM_SWITCH=() SUM_RECREATE=() SUM_ONE_RUN=() SUM_SWARM=()
+SUM_HS=() SUM_LOAD=() SUM_DEPLOY=() SUM_SWITCH=() SUM_RECREATE=() SUM_ONE_RUN=() SUM_SWARM=() SUM_NODES=()
 summary() {
   local mem os
   mem=$(awk '/^MemTotal:/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
@@ -641,6 +656,10 @@ summary() {
     printf '| %-44s | %-22s | %-32s | %-18s |\n' "on Swarm: requests lost (${SUM_SWARM[0]} switches)" "${SUM_SWARM[2]} of ${SUM_SWARM[1]}" "-" "-"
     printf '| %-44s | %-22s | %-32s | %-18s |\n' "on Swarm: switch latency, p50 / p99" "${SUM_SWARM[3]} s / ${SUM_SWARM[4]} s" "-" "-"
   fi
+  if [ ${#SUM_NODES[@]} = 5 ]; then
+    printf '| %-44s | %-22s | %-32s | %-18s |\n' "on 3 Swarm nodes: requests lost (${SUM_NODES[0]} switches)" "${SUM_NODES[2]} of ${SUM_NODES[1]}" "-" "-"
+    printf '| %-44s | %-22s | %-32s | %-18s |\n' "on 3 Swarm nodes: switch latency, p50 / p99" "${SUM_NODES[3]} s / ${SUM_NODES[4]} s" "-" "-"
+  fi
   if [ ${#SUM_DEPLOY[@]} = 3 ]; then
     a=${SUM_DEPLOY[0]} b=${SUM_DEPLOY[1]}
     printf '| %-44s | %-22s | %-32s | %-18s |\n' "deploy 10 instances, median of ${SUM_DEPLOY[2]}" "$(printf '%.2f s' "$a")" "$(printf '%.2f s' "$b")" "$(printf 'flow/compose %.2f' "$(echo "$a / $b" | bc -l)")"
@@ -656,7 +675,8 @@ case "${1:-all}" in
   compose-load) compose_load ;;
   deploy) deploy_bench ;;
   switch) switch_bench ;;
-  swarm) swarm_bench ;;
+  swarm) swarm_bench c ;;
+  swarm-nodes) swarm_bench nodes ;;
   all)
     handshake
     echo
@@ -666,9 +686,11 @@ case "${1:-all}" in
     echo
     switch_bench
     echo
-    swarm_bench
+    swarm_bench c
+    echo
+    swarm_bench nodes
     echo
     summary
     ;;
-  *) echo "usage: $0 [handshake|compose-load|deploy|switch|swarm]" >&2; exit 2 ;;
+  *) echo "usage: $0 [handshake|compose-load|deploy|switch|swarm|swarm-nodes]" >&2; exit 2 ;;
 esac
