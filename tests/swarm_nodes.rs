@@ -314,6 +314,16 @@ fn flows_converge_on_three_nodes_when_a_worker_is_lost() {
     assert_eq!(t.consul_addresses("blue"), t.task_addresses(&blue));
     assert_eq!(t.tour.kv("color").as_deref(), Some("blue"));
 
+    // 5b. Scaling down under load: Swarm, not docker flow, picks the tasks that go (drained or
+    //     not); a task it stops drains on SIGTERM and HAProxy retries a refused connection.
+    let load = t.load();
+    t.ok("v3", &["scale", "-2"]);
+    let (ok, failed, errors) = load.finish();
+    eprintln!("scale 3 -> 1 under load: {ok} ok, {failed} failed");
+    assert_eq!(failed, 0, "{failed} of {} failed: {errors:?}", ok + failed);
+    assert_eq!(t.tasks(&blue).len(), 1);
+    assert_eq!(t.consul_addresses("blue"), t.task_addresses(&blue));
+
     // 6. Worker 2 back: Swarm does not move running tasks, and nothing breaks.
     testbed_node("start", 2);
     t.stopped.set(None);

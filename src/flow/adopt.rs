@@ -2,7 +2,7 @@
 //!
 //! When a node goes down (or a task dies), Swarm starts a replacement task elsewhere, at a new
 //! address. Consul still holds the old task, which points at nothing, and does not know the new
-//! one. Every flow on Swarm first brings Consul to the tasks that run: for each colour Consul
+//! one. Every run on Swarm (before its first flow) brings Consul to the tasks that run: for each colour Consul
 //! has instances of, a running task it lacks is registered and a registration whose task Swarm
 //! no longer wants running is removed. When that changes the live colour, the proxy is updated
 //! too, so `docker flow proxy reconcile` (or any flow) restores full capacity after a node loss.

@@ -40,6 +40,9 @@ pub struct FlowContext {
     /// One proxy handle for every flow of this run, so its config cache and open shell serve
     /// `deploy --flow proxy` end to end.
     proxy: std::sync::OnceLock<Proxy>,
+    /// Swarm's own replacements were followed in this run (once per run: the flows that follow
+    /// within the same command would only pay for it in switch latency).
+    adopted: std::sync::atomic::AtomicBool,
 }
 
 impl FlowContext {
@@ -139,6 +142,7 @@ impl FlowContext {
             interrupt,
             report,
             proxy: std::sync::OnceLock::new(),
+            adopted: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -200,8 +204,8 @@ impl FlowContext {
     }
 
     /// Runs `work` holding the service's Consul lock (a second flow on the same service waits up
-    /// to --lock-timeout, then fails naming the holder). On Swarm, Consul first follows the
-    /// tasks Swarm replaced on its own (`adopt`), except in a dry run, which changes nothing.
+    /// to --lock-timeout, then fails naming the holder). On Swarm, the run's first flow first
+    /// follows the tasks Swarm replaced on its own (`adopt`), except in a dry run.
     pub async fn locked<F, Fut>(&self, flow: &str, work: F) -> Result<(), FlowError>
     where
         F: FnOnce() -> Fut,
@@ -213,7 +217,12 @@ impl FlowContext {
             .lock(&self.service, &holder, self.settings.lock_timeout)
             .await?;
         let result = async {
-            if self.runtime == super::runtime::Runtime::Swarm && !self.settings.dry_run {
+            if self.runtime == super::runtime::Runtime::Swarm
+                && !self.settings.dry_run
+                && !self
+                    .adopted
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
                 super::adopt::adopt(self, flow).await?;
             }
             work().await
