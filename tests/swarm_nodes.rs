@@ -278,6 +278,22 @@ fn flows_converge_on_three_nodes_when_a_worker_is_lost() {
     let running = t.task_addresses(&green);
     assert_ne!(t.consul_addresses("green"), running);
 
+    // status shows the drift: the lost task is stale in Consul, its replacement not registered.
+    let status = t.ok("v2", &["status", "--format", "json"]);
+    let v: serde_json::Value =
+        serde_json::from_str(status.trim()).unwrap_or_else(|e| panic!("{e}: {status}"));
+    let consul: Vec<&str> = v["instances"]
+        .as_array()
+        .expect("instances")
+        .iter()
+        .filter(|i| i["color"] == "green")
+        .filter_map(|i| i["consul"].as_str())
+        .collect();
+    assert!(
+        consul.contains(&"stale") && consul.contains(&"not registered"),
+        "{status}"
+    );
+
     // 4. Any flow follows Swarm first: `proxy reconcile` registers the replacement, drops the
     //    lost task, and the proxy balances over both tasks on worker 1 again.
     let text = t.ok("v2", &["proxy", "reconcile"]);

@@ -177,6 +177,10 @@ pub struct InstanceStatus {
     pub image: String,
 }
 
+/// Consul holds an instance that does not run: `docker flow proxy reconcile` (or any flow on
+/// Swarm) repairs it.
+pub const STALE: &str = "stale";
+
 pub async fn print_service(
     cx: &super::context::FlowContext,
 ) -> Result<(), super::error::FlowError> {
@@ -228,6 +232,22 @@ pub async fn service_status(
                 image: c.image.clone(),
             });
         }
+        // Registered but no longer running (removed by hand, or a task Swarm replaced on a
+        // lost node): the proxy may still route there until a flow runs.
+        for gone in registered
+            .iter()
+            .filter(|r| !observed.of(color).iter().any(|c| c.name == r.id))
+        {
+            instances.push(InstanceStatus {
+                name: gone.id.clone(),
+                color,
+                running: false,
+                health: None,
+                consul: STALE,
+                address: Some(format!("{}:{}", gone.address, gone.port)),
+                image: String::new(),
+            });
+        }
     }
     Ok(ServiceStatus {
         service: cx.service.clone(),
@@ -277,6 +297,15 @@ fn print_service_text(s: &ServiceStatus) {
         );
     }
     for i in &s.instances {
+        if i.consul == STALE {
+            println!(
+                "  {:<40} {:<6} registered in Consul at {} but not running: run `docker flow proxy reconcile`",
+                i.name,
+                i.color.to_string(),
+                i.address.as_deref().unwrap_or("-"),
+            );
+            continue;
+        }
         println!(
             "  {:<40} {:<6} {:<8} health {:<10} consul {:<15} {} {}",
             i.name,
