@@ -488,6 +488,13 @@ pub async fn register_and_wait(
             crate::registry::attach_network(&cx.proxy_docker, consul, &network).await?;
         }
     }
+    if cx.runtime == Runtime::Swarm && cx.settings.health_path.is_some() {
+        cx.report.step(
+            FLOW,
+            &cx.service,
+            "note: --health-path (FLOW_HEALTH_PATH, health_path) has no effect on Swarm: a task runs only once its compose healthcheck passes, and Consul cannot reach overlay addresses to check them",
+        );
+    }
     for c in containers {
         let (address, port) = address_of(cx, c, routes.port)?;
         let check = match &cx.settings.health_path {
