@@ -55,7 +55,7 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
     if cx.runtime == Runtime::Swarm {
         // A compose key a Swarm service cannot carry fails here, before anything is created
         // (a dry run too).
-        super::runtime::check_specs(cx, next, scale, routes.port)?;
+        super::runtime::check_specs(cx, next, scale, routes.port).await?;
     }
     if cx.settings.dry_run {
         cx.report.done(FLOW, &cx.service, &format!(
