@@ -20,6 +20,8 @@
 //! - `extra_hosts`: `host:ip` strings. `tmpfs`: `Tmpfs::List`. `build.context`: absolute.
 //! - `image`: set; a service with `build:` and no image gets `<project>-<service>`.
 //! - `extends`, `profiles`, `env_file`: resolved and emptied.
+//! - `secrets` / `configs`: moved into `ServiceExtras` as long-form [`FileRef`]s (the typed
+//!   `spec.secrets` stays None), each `source` a key of `Project::secrets` / `configs`.
 //!
 //! Keys docker-compose-types does not know are in `ServiceExtras`; a key docker flow cannot honour
 //! is a load error naming file, service and key, never silently dropped.
