@@ -196,3 +196,23 @@ fn later_files_override_refs_by_source() {
     assert_eq!(refs.len(), 2);
     assert_eq!(refs[1].target.as_deref(), Some("b"));
 }
+
+#[test]
+fn an_included_file_resolves_its_own_paths() {
+    let (dir, p) = load_in(
+        "include: [sub/compose.yaml]\nservices:\n  web:\n    image: x\n    secrets: [inc]\n",
+        &[
+            (
+                "sub/compose.yaml",
+                "services:\n  other:\n    image: x\nsecrets:\n  inc: { file: ./inc.txt }\n",
+            ),
+            ("sub/inc.txt", "x"),
+        ],
+        &[],
+    );
+    let p = p.unwrap();
+    assert_eq!(
+        p.secrets["inc"].source,
+        FileSource::File(dir.path().join("sub/inc.txt"))
+    );
+}
