@@ -601,7 +601,8 @@ async fn keys_that_cannot_be_honoured_fail_before_anything_is_created() {
     );
     assert_nothing_created(&p);
 
-    // secrets are not supported yet.
+    // `secrets` left in the typed spec (the loader moves them into the service's extras,
+    // where engine::secrets mounts them) is refused, not dropped.
     let mut project = base.clone();
     project.services.get_mut("cache").unwrap().spec.secrets =
         Some(docker_compose_types::Secrets::Simple(vec!["token".into()]));

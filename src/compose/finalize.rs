@@ -75,6 +75,13 @@ pub(crate) fn build_project(input: Input) -> Result<Project, ComposeError> {
 
     let networks_decl = section(&mut model, "networks", &main_file)?;
     let volumes_decl = section(&mut model, "volumes", &main_file)?;
+    let objects_decl: [IndexMap<String, Value>; 2] = [
+        section(&mut model, "secrets", &main_file)?,
+        section(&mut model, "configs", &main_file)?,
+    ];
+    // The declared objects active services use, resolved as the first one refers to them (a
+    // missing file of an unused one is no error: Compose ignores what nothing uses).
+    let mut objects: [IndexMap<String, crate::compose::FileObject>; 2] = Default::default();
 
     let mut out_services: IndexMap<String, Service> = IndexMap::with_capacity(active.len());
     let mut uses_default = false;
@@ -162,7 +169,25 @@ pub(crate) fn build_project(input: Input) -> Result<Project, ComposeError> {
         if m.contains_key("build") && m.get("image").is_none_or(Value::is_null) {
             m.insert(s("image"), s(format!("{name}-{svc_name}")));
         }
-        let service = type_service(&file, &svc_name, m, env)?;
+        let mut service = type_service(&file, &svc_name, m, env)?;
+        for (i, section_name) in super::secrets::SECTIONS.into_iter().enumerate() {
+            let refs = if i == 0 {
+                &mut service.extras.secrets
+            } else {
+                &mut service.extras.configs
+            };
+            for r in refs.iter() {
+                if objects[i].contains_key(&r.source) {
+                    continue;
+                }
+                if let Some(v) = objects_decl[i].get(&r.source) {
+                    let o =
+                        super::secrets::object(&main_file, &name, section_name, &r.source, v, env)?;
+                    objects[i].insert(r.source.clone(), o);
+                }
+            }
+            super::secrets::link(&file, &svc_name, section_name, refs, &objects[i])?;
+        }
         out_services.insert(svc_name, service);
     }
 
@@ -202,6 +227,17 @@ pub(crate) fn build_project(input: Input) -> Result<Project, ComposeError> {
         }
     }
 
+    // In declaration order, as Compose keeps them.
+    let [secrets_decl, configs_decl] = objects_decl;
+    let [mut secret_objects, mut config_objects] = objects;
+    let order = |decl: IndexMap<String, Value>, found: &mut IndexMap<String, _>| {
+        decl.keys()
+            .filter_map(|k| found.shift_remove(k).map(|o| (k.clone(), o)))
+            .collect::<IndexMap<_, _>>()
+    };
+    let secrets = order(secrets_decl, &mut secret_objects);
+    let configs = order(configs_decl, &mut config_objects);
+
     Ok(Project {
         name,
         working_dir: project_dir,
@@ -210,6 +246,8 @@ pub(crate) fn build_project(input: Input) -> Result<Project, ComposeError> {
         services: out_services,
         networks,
         volumes,
+        secrets,
+        configs,
     })
 }
 
@@ -381,6 +419,8 @@ fn type_service(
                     .unwrap_or_default()
             }
             "uts" => extras.uts = Some(text(&v)),
+            "secrets" => extras.secrets = super::secrets::refs(&v),
+            "configs" => extras.configs = super::secrets::refs(&v),
             "cgroup" => extras.cgroup = Some(text(&v)),
             _ => {}
         }

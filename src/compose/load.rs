@@ -244,6 +244,7 @@ pub(crate) fn load_model(
             unreachable!("checked above")
         };
         model.shift_remove("version");
+        super::secrets::resolve_paths(base_dir, home, &mut model);
         let own: Vec<String> = match model.get("services") {
             Some(Value::Mapping(s)) => s.keys().filter_map(scalar).collect(),
             None | Some(Value::Null) => vec![],

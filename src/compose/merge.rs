@@ -2,8 +2,8 @@
 //! canonical forms produced by `normalize`: mappings merge recursively, sequences append,
 //! `command`/`entrypoint`/`healthcheck.test` are replaced, `environment`/`labels`/`sysctls`/
 //! `annotations` merge as maps (later wins), `ports` are unique by
-//! `host_ip:published:target/protocol`, `volumes` by target, `env_file` by path, `networks` and
-//! `depends_on` merge per key, `logging` options merge only for the same driver, `ulimits` are
+//! `host_ip:published:target/protocol`, `volumes` by target, `env_file` by path,
+//! `secrets`/`configs` by source, `networks` and `depends_on` merge per key, `logging` options merge only for the same driver, `ulimits` are
 //! replaced per limit, and `dns`, `cap_add`, `tmpfs`, `extra_hosts`... are de-duplicated.
 //! `!reset` removes a value and `!override` replaces it without merging.
 
@@ -114,6 +114,9 @@ pub(crate) fn merge_service(base: &mut Mapping, over: Mapping) {
                 e.get("target").and_then(scalar).unwrap_or_default()
             }),
             "env_file" => unique_by(b, v, |e| e.get("path").and_then(scalar).unwrap_or_default()),
+            "secrets" | "configs" => unique_by(b, v, |e| {
+                e.get("source").and_then(scalar).unwrap_or_default()
+            }),
             "extra_hosts"
             | "dns"
             | "dns_opt"

@@ -4,7 +4,9 @@
 
 pub mod model;
 
-pub use model::{Network, Project, Service, ServiceExtras, Volume};
+pub use model::{
+    FileObject, FileRef, FileSource, Network, Project, Service, ServiceExtras, Volume,
+};
 pub mod interpolate;
 
 pub mod env;
@@ -19,6 +21,7 @@ pub mod name;
 mod normalize;
 pub mod ports;
 pub mod profiles;
+mod secrets;
 mod value;
 pub mod volumes;
 

@@ -20,6 +20,8 @@
 //! - `extra_hosts`: `host:ip` strings. `tmpfs`: `Tmpfs::List`. `build.context`: absolute.
 //! - `image`: set; a service with `build:` and no image gets `<project>-<service>`.
 //! - `extends`, `profiles`, `env_file`: resolved and emptied.
+//! - `secrets` / `configs`: moved into `ServiceExtras` as long-form [`FileRef`]s (the typed
+//!   `spec.secrets` stays None), each `source` a key of `Project::secrets` / `configs`.
 //!
 //! Keys docker-compose-types does not know are in `ServiceExtras`; a key docker flow cannot honour
 //! is a load error naming file, service and key, never silently dropped.
@@ -46,6 +48,10 @@ pub struct Project {
     pub networks: IndexMap<String, Network>,
     /// Named volumes by key, with their engine names resolved likewise.
     pub volumes: IndexMap<String, Volume>,
+    /// Top-level secrets some active service uses, by key (see [`FileObject`]).
+    pub secrets: IndexMap<String, FileObject>,
+    /// Top-level configs some active service uses, by key.
+    pub configs: IndexMap<String, FileObject>,
 }
 
 /// One service, in canonical form (see the module docs). Deserialize: a release keeps the
@@ -81,6 +87,76 @@ pub struct ServiceExtras {
     pub uts: Option<String>,
     pub cgroup: Option<String>,
     pub annotations: IndexMap<String, String>,
+    /// `secrets:` of the service, long form. Defaulted and skipped when empty, so the service
+    /// label of a release started before they existed still reads, and stays byte-identical.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<FileRef>,
+    /// `configs:` of the service, long form.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<FileRef>,
+}
+
+/// A service's use of a top-level secret or config (`source` is its key there). `target`, `uid`,
+/// `gid`, `mode` are as written (defaults are the runtime's: they differ between a Swarm service
+/// and a plain container).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRef {
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+    /// The absolute path of the top-level object's `file:`, resolved by the loader: kept in the
+    /// service so a release scaled later mounts what it was started with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+}
+
+/// A top-level secret or config, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileObject {
+    /// The engine's name: `name:`, else the key for an external one, else `<project>_<key>`.
+    pub name: String,
+    pub source: FileSource,
+    pub labels: IndexMap<String, String>,
+}
+
+/// Where a secret's or config's content comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileSource {
+    /// `file:`, absolute (checked to exist when loaded).
+    File(PathBuf),
+    /// `environment:` names the variable; its value (read when loaded) is never printed.
+    Environment {
+        variable: String,
+        #[serde(skip)]
+        value: String,
+    },
+    /// `content:` (configs only), interpolated.
+    Content(String),
+    /// `external: true`: must exist on the engine.
+    External,
+}
+
+impl FileObject {
+    pub fn is_external(&self) -> bool {
+        self.source == FileSource::External
+    }
+
+    /// The content to store in a Swarm object (None for an external one).
+    pub fn content(&self) -> std::io::Result<Option<Vec<u8>>> {
+        Ok(match &self.source {
+            FileSource::File(p) => Some(std::fs::read(p)?),
+            FileSource::Environment { value, .. } => Some(value.clone().into_bytes()),
+            FileSource::Content(c) => Some(c.clone().into_bytes()),
+            FileSource::External => None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -97,13 +97,14 @@ pub(crate) const EXTRAS: &[&str] = &[
     "uts",
     "cgroup",
     "annotations",
+    "secrets",
+    "configs",
 ];
 
 /// Service keys of the Compose spec docker flow does not handle.
 const UNSUPPORTED: &[&str] = &[
     "attach",
     "blkio_config",
-    "configs",
     "cpu_count",
     "cpu_percent",
     "cpu_rt_period",
@@ -118,7 +119,6 @@ const UNSUPPORTED: &[&str] = &[
     "post_start",
     "pre_stop",
     "provider",
-    "secrets",
     "use_api_socket",
     "volume_driver",
     "net",
@@ -232,6 +232,7 @@ fn canonical_key(ctx: &FileCtx, name: &str, key: &str, v: Value) -> Result<Value
         k if STRING_LISTS.contains(&k) => string_list(&v).map_err(e)?,
         k if STRING_MAPS.contains(&k) => Value::Mapping(string_map(&v, false).map_err(e)?),
         "environment" => Value::Mapping(string_map(&v, true).map_err(e)?),
+        "secrets" | "configs" => super::secrets::canonical_refs(&v).map_err(e)?,
         "ports" => {
             let Value::Sequence(seq) = v else {
                 return Err(e(format!("expected a list, found {}", kind(&v))));

@@ -179,6 +179,8 @@ pub fn container_config(
         uts,
         cgroup,
         annotations,
+        secrets: _, // mounts below (engine::secrets)
+        configs: _,
     } = &service.extras;
 
     // Keys the loader resolves; seeing them here means the model is not canonical.
@@ -210,7 +212,7 @@ pub fn container_config(
         return Err(unsupported(
             service,
             "secrets",
-            "is not supported by docker flow yet",
+            "must be moved into the service's extras by the loader",
         ));
     }
 
@@ -263,7 +265,11 @@ pub fn container_config(
     );
 
     // --- mounts
-    let (binds, mounts) = volume_config(project, service, volumes, ctx)?;
+    let (binds, mut mounts) = volume_config(project, service, volumes, ctx)?;
+    for m in super::secrets::plain_mounts(project, service)? {
+        mounts.retain(|x| x.target != m.target);
+        mounts.push(m);
+    }
     let tmpfs = match tmpfs {
         None => HashMap::new(),
         Some(dct::Tmpfs::Simple(s)) => tmpfs_map(std::slice::from_ref(s)),

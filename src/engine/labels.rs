@@ -242,6 +242,8 @@ mod tests {
             services: IndexMap::new(),
             networks: IndexMap::new(),
             volumes: IndexMap::new(),
+            secrets: IndexMap::new(),
+            configs: IndexMap::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! - `create`: one service → one container-create request (`container_config`);
 //! - `labels`: Compose's labels and the config hash;
 //! - `resources`: project networks and volumes;
+//! - `secrets`: compose secrets and configs (bind mounts, or Swarm objects);
 //! - `image`: pull policy and `build:`;
 //! - `service`: `up_service` (dependencies, scale, idempotent recreate) and `down_project`;
 //! - `duration`: Go durations and go-units byte sizes.
@@ -14,6 +15,7 @@ pub mod duration;
 pub mod image;
 pub mod labels;
 pub mod resources;
+pub mod secrets;
 pub mod service;
 pub mod swarm;
 

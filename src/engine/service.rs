@@ -870,6 +870,8 @@ mod tests {
             services: services.into_iter().map(|s| (s.name.clone(), s)).collect(),
             networks: IndexMap::new(),
             volumes: IndexMap::new(),
+            secrets: IndexMap::new(),
+            configs: IndexMap::new(),
         }
     }
 

@@ -130,6 +130,9 @@ pub fn service_spec(
     plain.spec.restart = None;
     plain.spec.ports = dct::Ports::Long(Vec::new());
     plain.spec.networks = dct::Networks::Advanced(Default::default());
+    // Swarm secrets/configs, not the container path's bind mounts (set below).
+    plain.extras.secrets.clear();
+    plain.extras.configs.clear();
     let ctx = ContainerContext {
         name: name.to_string(),
         extra_labels: labels.clone(),
@@ -291,7 +294,7 @@ pub fn service_spec(
     });
     task.networks = Some(networks(project, service)?);
 
-    Ok(ServiceSpec {
+    let mut out = ServiceSpec {
         name: Some(name.to_string()),
         labels: Some(service_labels),
         task_template: Some(task),
@@ -308,7 +311,12 @@ pub fn service_spec(
             ports: None,
         }),
         ..Default::default()
-    })
+    };
+    // References by name only: `secrets::ensure_swarm_objects` creates the objects and sets
+    // their IDs before the spec is sent.
+    let objects = super::secrets::swarm_objects(project, service)?;
+    super::secrets::set_refs(&mut out, service, &objects, &HashMap::new());
+    Ok(out)
 }
 
 /// HostConfig fields `container_config` may set that a Swarm container spec has no place for.

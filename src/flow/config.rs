@@ -47,7 +47,8 @@ pub fn load_options(args: &ComposeArgs) -> Result<LoadOptions, Error> {
 }
 
 /// `docker compose config`'s shape: name, services (with the extra keys beside the typed ones),
-/// networks and volumes under their keys.
+/// networks, volumes, secrets and configs under their keys (an environment source's value is
+/// never printed).
 pub fn to_document(project: &Project) -> Value {
     let services: Map<String, Value> = project
         .services
@@ -69,8 +70,10 @@ pub fn to_document(project: &Project) -> Value {
     for (key, value) in [
         ("networks", serde_json::to_value(&project.networks)),
         ("volumes", serde_json::to_value(&project.volumes)),
+        ("secrets", serde_json::to_value(&project.secrets)),
+        ("configs", serde_json::to_value(&project.configs)),
     ] {
-        let value = prune(value.expect("serialize networks/volumes"));
+        let value = prune(value.expect("serialize top-level resources"));
         if value.as_object().is_some_and(|m| !m.is_empty()) {
             doc.insert(key.into(), value);
         }

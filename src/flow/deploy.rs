@@ -55,7 +55,14 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
     if cx.runtime == Runtime::Swarm {
         // A compose key a Swarm service cannot carry fails here, before anything is created
         // (a dry run too).
-        super::runtime::check_specs(cx, next, scale, routes.port)?;
+        super::runtime::check_specs(cx, next, scale, routes.port).await?;
+    } else {
+        // Secrets/configs a plain engine cannot mount (environment, content, external): bad
+        // input, found before the side targets or anything else start.
+        for name in std::iter::once(&cx.target).chain(&cx.settings.side_targets) {
+            engine::secrets::plain_mounts(&cx.project, &cx.project.services[name])
+                .map_err(|e| FlowError::Invalid(format!("{e}; nothing was changed")))?;
+        }
     }
     if cx.settings.dry_run {
         cx.report.done(FLOW, &cx.service, &format!(

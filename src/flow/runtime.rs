@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use crate::engine::secrets;
 use crate::engine::swarm::{self, SwarmService, SwarmTask};
 use crate::release::Color;
 
@@ -150,6 +151,8 @@ pub async fn start_swarm(
             &flow_labels(cx, color, base),
             scale,
         )?;
+        let mut spec = spec;
+        secrets::ensure_swarm_objects(&cx.docker, &project, service, &mut spec).await?;
         swarm::ensure_overlay_networks(&cx.docker, &project, service).await?;
         anchor_proxy(cx, flow).await?;
         cx.report
@@ -245,8 +248,14 @@ async fn converge(
 }
 
 /// Builds every spec this deploy would create (the colour and the side targets) without
-/// creating anything: a key Swarm cannot carry is bad input (exit 2), found before any change.
-pub fn check_specs(cx: &FlowContext, color: Color, scale: u32, port: u16) -> Result<(), FlowError> {
+/// creating anything: a key Swarm cannot carry, or an external secret/config missing, is bad
+/// input (exit 2), found before any change.
+pub async fn check_specs(
+    cx: &FlowContext,
+    color: Color,
+    scale: u32,
+    port: u16,
+) -> Result<(), FlowError> {
     let invalid =
         |e: crate::engine::EngineError| FlowError::Invalid(format!("{e}; nothing was changed"));
     let base = Base::current(cx);
@@ -269,6 +278,13 @@ pub fn check_specs(cx: &FlowContext, color: Color, scale: u32, port: u16) -> Res
         )
         .map_err(invalid)?;
     }
+    for name in std::iter::once(&compose_name).chain(&cx.settings.side_targets) {
+        let service = &project.services[name];
+        let objects = secrets::swarm_objects(&project, service).map_err(invalid)?;
+        secrets::check_external(&cx.docker, service, &objects)
+            .await
+            .map_err(invalid)?;
+    }
     Ok(())
 }
 
@@ -286,7 +302,8 @@ pub async fn up_side_service(cx: &FlowContext, side: &str) -> Result<(), FlowErr
         .map_or(1, |r| u32::try_from(r.max(1)).unwrap_or(1));
     let labels =
         indexmap::IndexMap::from([("com.docker.flow.side-of".to_string(), cx.service.clone())]);
-    let spec = swarm::service_spec(&cx.project, service, &name, &labels, replicas)?;
+    let mut spec = swarm::service_spec(&cx.project, service, &name, &labels, replicas)?;
+    secrets::ensure_swarm_objects(&cx.docker, &cx.project, service, &mut spec).await?;
     swarm::ensure_overlay_networks(&cx.docker, &cx.project, service).await?;
     swarm::create_or_update(&cx.docker, spec).await?;
     Ok(())

@@ -37,6 +37,8 @@ fn project() -> Project {
                 labels: IndexMap::new(),
             },
         )]),
+        secrets: IndexMap::new(),
+        configs: IndexMap::new(),
     }
 }
 
