@@ -327,6 +327,45 @@ fn proxy_reconcile_repairs_drift_made_by_hand() {
     assert!(again.contains("nothing to repair"), "{again}");
 }
 
+/// A container removed by hand while registered: status lists it as stale, `proxy reconcile`
+/// drops the registration and the proxy routes to what runs.
+#[test]
+fn proxy_reconcile_forgets_a_container_removed_by_hand() {
+    let tour = Tour::new(true);
+    tour.ok(&[], &["deploy", "--scale=2", "--flow=proxy"]);
+    let gone = format!("{}-app-blue-2", tour.project);
+    docker_ok(&["rm", "-f", &gone]);
+    let consul_of = |name: &str| {
+        let status = tour.ok(&[], &["status", "--format", "json"]);
+        let v: serde_json::Value =
+            serde_json::from_str(status.trim()).unwrap_or_else(|e| panic!("{e}: {status}"));
+        v["instances"]
+            .as_array()
+            .expect("instances")
+            .iter()
+            .find(|i| i["name"] == name)
+            .map(|i| i["consul"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(consul_of(&gone).as_deref(), Some("stale"));
+    let text = tour.ok(&[], &["proxy", "reconcile"]);
+    assert!(text.contains(&format!("deregistered {gone}")), "{text}");
+    assert_eq!(consul_of(&gone), None, "no longer registered");
+    let registered = common::curl(&[
+        "-fsS",
+        &format!(
+            "{}/v1/catalog/service/{}-blue",
+            common::bed().consul,
+            tour.service()
+        ),
+    ])
+    .unwrap();
+    assert!(!registered.contains(&gone), "{registered}");
+    for _ in 0..10 {
+        let (status, _, release) = tour.get("/demo/hello", &[]).expect("the proxy answers");
+        assert_eq!((status, release.as_str()), (200, "v1"));
+    }
+}
+
 #[test]
 fn without_blue_green_a_deploy_replaces_the_live_release_in_place() {
     let tour = Tour::new(true);

@@ -223,7 +223,7 @@ impl FlowContext {
                     .adopted
                     .swap(true, std::sync::atomic::Ordering::Relaxed)
             {
-                super::adopt::adopt(self, flow).await?;
+                super::adopt::follow_swarm(self, flow).await;
             }
             work().await
         }

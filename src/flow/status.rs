@@ -1,8 +1,13 @@
 //! `docker flow status`: which endpoint the context resolution chose, what engine answers there,
-//! and whether it is a Swarm manager. (Per-service state joins when the flows land.)
+//! and whether it is a Swarm manager; with a target, the service's release state (colours,
+//! instances with their Docker health and Consul state, on Swarm the node of each task; routes;
+//! history).
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::engine::swarm;
 use crate::{cli::Format, cli::GlobalOptions, context, engine, error::Error, interrupt::Interrupt};
 
 #[derive(Debug, Serialize)]
@@ -175,6 +180,9 @@ pub struct InstanceStatus {
     pub consul: &'static str,
     pub address: Option<String>,
     pub image: String,
+    /// On Swarm: the node the task runs on, `<hostname> (<address>)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// Consul holds an instance that does not run: `docker flow proxy reconcile` (or any flow on
@@ -201,6 +209,7 @@ pub async fn service_status(
 ) -> Result<ServiceStatus, super::error::FlowError> {
     let (state, _) = cx.consul.read_state(&cx.service).await?;
     let observed = super::runtime::observe(cx).await?;
+    let nodes = task_nodes(cx, &observed).await?;
     let mut instances = Vec::new();
     for color in crate::release::Color::ALL {
         let registered = cx
@@ -230,6 +239,7 @@ pub async fn service_status(
                 consul,
                 address,
                 image: c.image.clone(),
+                node: nodes.get(&c.id).cloned(),
             });
         }
         // Registered but no longer running (removed by hand, or a task Swarm replaced on a
@@ -246,6 +256,7 @@ pub async fn service_status(
                 consul: STALE,
                 address: Some(format!("{}:{}", gone.address, gone.port)),
                 image: String::new(),
+                node: None,
             });
         }
     }
@@ -268,6 +279,26 @@ pub async fn service_status(
         instances,
         history: state.history,
     })
+}
+
+/// On Swarm, task ID → the node it runs on (empty on a plain engine).
+async fn task_nodes(
+    cx: &super::context::FlowContext,
+    observed: &super::observe::Observed,
+) -> Result<HashMap<String, String>, super::error::FlowError> {
+    if cx.runtime != super::runtime::Runtime::Swarm {
+        return Ok(HashMap::new());
+    }
+    let names = swarm::node_names(&cx.docker).await?;
+    let mut out = HashMap::new();
+    for service in observed.services.values() {
+        for task in swarm::tasks(&cx.docker, &service.id).await? {
+            if let Some(name) = names.get(&task.node) {
+                out.insert(task.id, name.clone());
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn print_service_text(s: &ServiceStatus) {
@@ -307,14 +338,17 @@ fn print_service_text(s: &ServiceStatus) {
             continue;
         }
         println!(
-            "  {:<40} {:<6} {:<8} health {:<10} consul {:<15} {} {}",
+            "  {:<40} {:<6} {:<8} health {:<10} consul {:<15} {} {}{}",
             i.name,
             i.color.to_string(),
             if i.running { "running" } else { "stopped" },
             i.health.as_deref().unwrap_or("-"),
             i.consul,
             i.address.as_deref().unwrap_or("-"),
-            i.image
+            i.image,
+            i.node
+                .as_ref()
+                .map_or(String::new(), |n| format!(" on {n}")),
         );
     }
 }

@@ -145,6 +145,10 @@ async fn reconcile(cx: &FlowContext) -> Result<(), FlowError> {
             cx.service
         )));
     }
+    if cx.runtime == super::runtime::Runtime::Containers {
+        // Registrations of containers removed by hand (on Swarm the run already followed).
+        super::adopt::adopt(cx, FLOW, false).await?;
+    }
     let fixed = cx
         .proxy_locked(|| async {
             let desired = model::build(cx, &state).await?;
