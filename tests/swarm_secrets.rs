@@ -176,8 +176,28 @@ fn with_secrets(t: &SwarmTour) {
     t.write("app.conf", "a=1\n");
 }
 
+/// The key docker flow keeps in Consul (made by the first deploy that has secrets or configs).
+fn object_key() -> Vec<u8> {
+    use base64::Engine;
+    let out = common::curl(&[
+        "-fsS",
+        &format!("{}/v1/kv/docker-flow/.swarm/object-key", bed().consul),
+    ])
+    .expect("the Swarm object key is in Consul");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(v[0]["Value"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(key.len(), 32);
+    key
+}
+
+/// The name docker flow gives an object: a hash of the content keyed with `object_key()`.
 fn hashed(name: &str, content: &str) -> String {
-    let d = Sha256::digest(content.as_bytes());
+    let d = Sha256::new()
+        .chain_update(object_key())
+        .chain_update(content.as_bytes())
+        .finalize();
     let hex: String = d.iter().take(6).map(|b| format!("{b:02x}")).collect();
     format!("{name}-{hex}")
 }
@@ -219,6 +239,39 @@ fn secrets_and_configs_follow_releases_on_swarm() {
     let key = hashed(&format!("{p}_api_key"), "k-123");
     let conf = hashed(&format!("{p}_app_conf"), "a=1\n");
     let banner1 = hashed(&format!("{p}_banner"), "release v1");
+    // No secret value reaches the service spec (its labels included) or Consul.
+    let inspected = docker_ok(&["-H", c(), "service", "inspect", &blue]);
+    let kv: Value = serde_json::from_str(
+        &common::curl(&[
+            "-fsS",
+            &format!(
+                "{}/v1/kv/docker-flow/{}?recurse",
+                bed().consul,
+                t.tour.service()
+            ),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    // Values come base64-encoded: decoded, as they are read.
+    let kv: String = kv
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["Value"].as_str())
+        .map(|v| {
+            use base64::Engine;
+            let raw = base64::engine::general_purpose::STANDARD.decode(v).unwrap();
+            String::from_utf8_lossy(&raw).to_string()
+        })
+        .collect();
+    assert!(kv.contains("blue"), "the state is read: {kv}");
+    for text in [&inspected, &kv] {
+        assert!(
+            !text.contains("pw-one") && !text.contains("k-123"),
+            "{text}"
+        );
+    }
     let blue_secrets = summary(&t.refs(&blue, "Secrets"), "SecretName");
     assert_eq!(
         blue_secrets,

@@ -125,8 +125,9 @@ pub struct FileObject {
     pub labels: IndexMap<String, String>,
 }
 
-/// Where a secret's or config's content comes from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Where a secret's or config's content comes from. `Debug` hides an `environment:` value (a
+/// failed assertion or a debug print of a project must not show it).
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileSource {
     /// `file:`, absolute (checked to exist when loaded).
@@ -141,6 +142,21 @@ pub enum FileSource {
     Content(String),
     /// `external: true`: must exist on the engine.
     External,
+}
+
+impl std::fmt::Debug for FileSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileSource::File(p) => f.debug_tuple("File").field(p).finish(),
+            FileSource::Environment { variable, .. } => f
+                .debug_struct("Environment")
+                .field("variable", variable)
+                .field("value", &"<hidden>")
+                .finish(),
+            FileSource::Content(c) => f.debug_tuple("Content").field(c).finish(),
+            FileSource::External => f.write_str("External"),
+        }
+    }
 }
 
 impl FileObject {

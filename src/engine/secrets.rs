@@ -23,8 +23,7 @@ use sha2::{Digest, Sha256};
 use super::{api_error, is_not_found, EngineError};
 use crate::compose::{FileObject, FileRef, FileSource, Project, Service};
 
-/// The label Swarm stacks put on their objects (as swarm::STACK_NAMESPACE).
-const STACK_NAMESPACE: &str = "com.docker.stack.namespace";
+use super::swarm::STACK_NAMESPACE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -140,17 +139,24 @@ pub struct SwarmObject {
     pub labels: HashMap<String, String>,
 }
 
-/// `<engine name>-<first 12 hex of sha256(content)>`.
-pub fn hashed_name(name: &str, content: &[u8]) -> String {
-    let digest = Sha256::digest(content);
+/// `<engine name>-<first 12 hex of sha256(key ‖ content)>`. Keyed (the key is secret, fixed
+/// length, kept in Consul): a plain hash of a short password in a name anyone can list could be
+/// reversed by guessing.
+pub fn hashed_name(name: &str, key: &[u8], content: &[u8]) -> String {
+    let digest = Sha256::new()
+        .chain_update(key)
+        .chain_update(content)
+        .finalize();
     let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     format!("{name}-{hex}")
 }
 
-/// The Swarm objects the service needs, one per key, contents read now.
+/// The Swarm objects the service needs, one per key, contents read now. Without `key` (a spec
+/// built for checking) the objects carry their bare engine names.
 pub fn swarm_objects(
     project: &Project,
     service: &Service,
+    key: Option<&[u8]>,
 ) -> Result<Vec<SwarmObject>, EngineError> {
     let mut out: Vec<SwarmObject> = Vec::new();
     for (kind, r) in uses(service) {
@@ -177,9 +183,9 @@ pub fn swarm_objects(
         out.push(SwarmObject {
             kind,
             key: r.source.clone(),
-            name: match &content {
-                Some(c) => hashed_name(&object.name, c),
-                None => object.name.clone(),
+            name: match (&content, key) {
+                (Some(c), Some(k)) => hashed_name(&object.name, k, c),
+                _ => object.name.clone(),
             },
             content,
             labels,
@@ -307,8 +313,9 @@ pub async fn ensure_swarm_objects(
     project: &Project,
     service: &Service,
     spec: &mut ServiceSpec,
+    key: &[u8],
 ) -> Result<(), EngineError> {
-    let objects = swarm_objects(project, service)?;
+    let objects = swarm_objects(project, service, Some(key))?;
     check_external(docker, service, &objects).await?;
     let mut ids = HashMap::new();
     for o in &objects {

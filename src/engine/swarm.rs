@@ -314,7 +314,7 @@ pub fn service_spec(
     };
     // References by name only: `secrets::ensure_swarm_objects` creates the objects and sets
     // their IDs before the spec is sent.
-    let objects = super::secrets::swarm_objects(project, service)?;
+    let objects = super::secrets::swarm_objects(project, service, None)?;
     super::secrets::set_refs(&mut out, service, &objects, &HashMap::new());
     Ok(out)
 }
@@ -739,6 +739,8 @@ pub struct SwarmTask {
     /// Why it failed or was rejected, when it did.
     pub error: String,
     pub image: String,
+    /// The ID of the node it is assigned to (empty until scheduled).
+    pub node: String,
 }
 
 impl SwarmTask {
@@ -767,12 +769,30 @@ pub async fn tasks(docker: &Docker, service_id: &str) -> Result<Vec<SwarmTask>, 
                 state: status.state.map(|s| s.to_string()).unwrap_or_default(),
                 desired: t.desired_state.map(|s| s.to_string()).unwrap_or_default(),
                 error: status.err.or(status.message).unwrap_or_default(),
+                node: t.node_id.unwrap_or_default(),
                 image: t
                     .spec
                     .and_then(|s| s.container_spec)
                     .and_then(|c| c.image)
                     .unwrap_or_default(),
             }
+        })
+        .collect())
+}
+
+/// Node ID → `<hostname> (<address>)`, as `docker node ls` knows them: where each task runs.
+pub async fn node_names(docker: &Docker) -> Result<HashMap<String, String>, EngineError> {
+    let nodes = docker
+        .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
+        .await
+        .map_err(|e| api_error("list the Swarm's nodes", e))?;
+    Ok(nodes
+        .into_iter()
+        .filter_map(|n| {
+            let id = n.id?;
+            let host = n.description.and_then(|d| d.hostname).unwrap_or_default();
+            let addr = n.status.and_then(|s| s.addr).unwrap_or_default();
+            Some((id, format!("{host} ({addr})")))
         })
         .collect())
 }

@@ -144,15 +144,15 @@ pub async fn start_swarm(
         let (project, compose_name) = color_project(cx, color, false, port, base);
         let service = &project.services[&compose_name];
         // Checked before anything is created: a key Swarm cannot carry changes nothing.
-        let spec = swarm::service_spec(
+        let mut spec = swarm::service_spec(
             &project,
             service,
             &name,
             &flow_labels(cx, color, base),
             scale,
         )?;
-        let mut spec = spec;
-        secrets::ensure_swarm_objects(&cx.docker, &project, service, &mut spec).await?;
+        let key = object_key(cx, service).await?;
+        secrets::ensure_swarm_objects(&cx.docker, &project, service, &mut spec, &key).await?;
         swarm::ensure_overlay_networks(&cx.docker, &project, service).await?;
         anchor_proxy(cx, flow).await?;
         cx.report
@@ -280,12 +280,28 @@ pub async fn check_specs(
     }
     for name in std::iter::once(&compose_name).chain(&cx.settings.side_targets) {
         let service = &project.services[name];
-        let objects = secrets::swarm_objects(&project, service).map_err(invalid)?;
+        let objects = secrets::swarm_objects(&project, service, None).map_err(invalid)?;
+        // A missing external object is bad input; the engine not answering is a failure.
         secrets::check_external(&cx.docker, service, &objects)
             .await
-            .map_err(invalid)?;
+            .map_err(|e| match e {
+                crate::engine::EngineError::Resource(_) => invalid(e),
+                other => other.into(),
+            })?;
     }
     Ok(())
+}
+
+/// The key the names of the service's secrets and configs are hashed with (from Consul, made on
+/// first use); none asked for when the service has neither.
+async fn object_key(
+    cx: &FlowContext,
+    service: &crate::compose::Service,
+) -> Result<Vec<u8>, FlowError> {
+    if service.extras.secrets.is_empty() && service.extras.configs.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(cx.consul.object_key().await?)
 }
 
 /// A side target as the Swarm service `<project>_<side>` on the project's overlay networks:
@@ -303,7 +319,8 @@ pub async fn up_side_service(cx: &FlowContext, side: &str) -> Result<(), FlowErr
     let labels =
         indexmap::IndexMap::from([("com.docker.flow.side-of".to_string(), cx.service.clone())]);
     let mut spec = swarm::service_spec(&cx.project, service, &name, &labels, replicas)?;
-    secrets::ensure_swarm_objects(&cx.docker, &cx.project, service, &mut spec).await?;
+    let key = object_key(cx, service).await?;
+    secrets::ensure_swarm_objects(&cx.docker, &cx.project, service, &mut spec, &key).await?;
     swarm::ensure_overlay_networks(&cx.docker, &cx.project, service).await?;
     swarm::create_or_update(&cx.docker, spec).await?;
     Ok(())
@@ -402,6 +419,7 @@ mod tests {
             desired: "running".into(),
             error: String::new(),
             image: "dockerflow/demo:0.1.0".into(),
+            node: "n1".into(),
         }
     }
 

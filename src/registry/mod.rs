@@ -23,6 +23,7 @@ pub mod embedded;
 mod error;
 mod kv;
 mod lock;
+mod object_key;
 mod state;
 
 pub use catalog::{CatalogInstance, Check, Registration, DEREGISTER_CRITICAL_AFTER};

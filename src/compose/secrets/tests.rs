@@ -102,6 +102,12 @@ fn keeps_used_objects_resolved_and_refs_in_long_form() {
     let doc = serde_json::to_string(&crate::flow::config::to_document(&p)).unwrap();
     assert!(!doc.contains("k-123"), "{doc}");
     assert!(doc.contains("API_KEY"), "{doc}");
+    // Nor by a debug print of the project (a failed assertion shows one).
+    let debug = format!("{p:?}");
+    assert!(
+        !debug.contains("k-123") && debug.contains("API_KEY"),
+        "{debug}"
+    );
 }
 
 #[test]

@@ -21,6 +21,9 @@ fn load(yaml: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, Project) {
     (dir, p)
 }
 
+/// A key as Consul would hold (any 32 bytes).
+const KEY: &[u8] = &[7u8; 32];
+
 const FILES: &str = r#"
 services:
   web:
@@ -112,26 +115,31 @@ fn plain_engine_refuses_what_only_swarm_can_hold() {
 fn swarm_objects_are_named_by_content_and_referenced_with_swarm_defaults() {
     let (dir, p) = load(FILES, &files());
     let web = &p.services["web"];
-    let objects = swarm_objects(&p, web).unwrap();
+    let objects = swarm_objects(&p, web, Some(KEY)).unwrap();
     // One object per key; `other` and `app` share a file but are two keys.
     assert_eq!(objects.len(), 4);
     let db = &objects[0];
     assert_eq!(db.kind, Kind::Secret);
-    assert_eq!(db.name, hashed_name("shop_db", b"pw"));
+    assert_eq!(db.name, hashed_name("shop_db", KEY, b"pw"));
     assert_eq!(db.labels[STACK_NAMESPACE], "shop");
     assert_eq!(db.content.as_deref(), Some(&b"pw"[..]));
-    // sha256("pw") starts 30c952fab122.
-    assert_eq!(hashed_name("shop_db", b"pw"), "shop_db-30c952fab122");
+    // sha256("pw") starts 30c952fab122; keyed, the name says nothing of the content.
+    assert_eq!(hashed_name("shop_db", b"", b"pw"), "shop_db-30c952fab122");
+    assert_ne!(hashed_name("shop_db", KEY, b"pw"), "shop_db-30c952fab122");
 
-    let spec =
+    let mut spec =
         crate::engine::swarm::service_spec(&p, web, "shop_web-blue", &IndexMap::new(), 1).unwrap();
+    // Built for checking, the spec names the objects bare (no hash of anything).
+    let bare = spec.clone().task_template.unwrap().container_spec.unwrap();
+    assert_eq!(
+        bare.secrets.unwrap()[0].secret_name.as_deref(),
+        Some("shop_db")
+    );
+    set_refs(&mut spec, web, &objects, &HashMap::new());
     let c = spec.task_template.unwrap().container_spec.unwrap();
     let secrets = c.secrets.unwrap();
     let f = secrets[0].file.clone().unwrap();
-    assert_eq!(
-        secrets[0].secret_name.as_deref(),
-        Some("shop_db-30c952fab122")
-    );
+    assert_eq!(secrets[0].secret_name.as_deref(), Some(db.name.as_str()));
     assert_eq!(secrets[0].secret_id, None);
     assert_eq!(f.name.as_deref(), Some("db"));
     assert_eq!(
@@ -156,7 +164,7 @@ fn swarm_objects_are_named_by_content_and_referenced_with_swarm_defaults() {
 
     // A changed file is a new object; the same content the same one.
     std::fs::write(dir.path().join("db.txt"), "pw2").unwrap();
-    let again = swarm_objects(&p, web).unwrap();
+    let again = swarm_objects(&p, web, Some(KEY)).unwrap();
     assert_ne!(again[0].name, db.name);
     assert_eq!(again[2].name, objects[2].name);
 }
@@ -168,11 +176,11 @@ fn swarm_takes_environment_content_and_external_sources() {
         &[],
     );
     let web = &p.services["web"];
-    let objects = swarm_objects(&p, web).unwrap();
-    assert_eq!(objects[0].name, hashed_name("shop_k", b"k-1"));
+    let objects = swarm_objects(&p, web, Some(KEY)).unwrap();
+    assert_eq!(objects[0].name, hashed_name("shop_k", KEY, b"k-1"));
     assert_eq!(objects[1].name, "shared-tls");
     assert_eq!(objects[1].content, None);
-    assert_eq!(objects[2].name, hashed_name("shop_c", b"hi"));
+    assert_eq!(objects[2].name, hashed_name("shop_c", KEY, b"hi"));
     let mut spec = crate::engine::swarm::service_spec(&p, web, "s", &IndexMap::new(), 1).unwrap();
     let ids = HashMap::from([((Kind::Secret, "shared-tls".to_string()), "id1".to_string())]);
     set_refs(&mut spec, web, &objects, &ids);
