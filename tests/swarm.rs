@@ -108,24 +108,12 @@ impl SwarmTour {
 
 impl Drop for SwarmTour {
     fn drop(&mut self) {
-        let project = &self.tour.project;
-        let label = format!("label=com.docker.stack.namespace={project}");
-        let ids = docker(&["-H", c(), "service", "ls", "-q", "--filter", &label]);
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            let _ = docker(&["-H", c(), "service", "rm", id]);
-        }
-        let _ = docker(&["-H", c(), "rm", "-f", &self.tour.proxy]);
-        // The overlay network goes once its tasks are gone.
-        let net = format!("{project}_default");
-        wait_until(
-            "the project network is removed",
+        common::remove_swarm_project(
+            c(),
+            &self.tour.project,
+            &self.tour.proxy,
             Duration::from_secs(30),
-            || {
-                let out = docker(&["-H", c(), "network", "rm", &net]);
-                let err = String::from_utf8_lossy(&out.stderr);
-                (out.status.success() || err.contains("not found") || err.contains("No such"))
-                    .then_some(())
-            },
+            || true,
         );
     }
 }

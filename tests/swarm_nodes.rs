@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::tour::{both, Load, Tour};
-use common::{bed, docker, docker_ok, http_get_in, wait_until};
+use common::{bed, docker_ok, http_get_in, wait_until};
 
 const COMPOSE: &str = r#"services:
   app:
@@ -198,23 +198,12 @@ impl Drop for NodesTour {
         if let Some(node) = self.stopped.take() {
             testbed_node("start", node);
         }
-        let project = &self.tour.project;
-        let label = format!("label=com.docker.stack.namespace={project}");
-        let ids = docker(&["-H", manager(), "service", "ls", "-q", "--filter", &label]);
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            let _ = docker(&["-H", manager(), "service", "rm", id]);
-        }
-        let _ = docker(&["-H", manager(), "rm", "-f", &self.tour.proxy]);
-        let net = format!("{project}_default");
-        wait_until(
-            "the project network is removed",
+        common::remove_swarm_project(
+            manager(),
+            &self.tour.project,
+            &self.tour.proxy,
             Duration::from_secs(60),
-            || {
-                let out = docker(&["-H", manager(), "network", "rm", &net]);
-                let err = String::from_utf8_lossy(&out.stderr);
-                (out.status.success() || err.contains("not found") || err.contains("No such"))
-                    .then_some(())
-            },
+            || true,
         );
     }
 }

@@ -129,17 +129,11 @@ impl SwarmTour {
 
 impl Drop for SwarmTour {
     fn drop(&mut self) {
-        let project = &self.tour.project;
-        let label = format!("label=com.docker.stack.namespace={project}");
-        let ids = docker(&["-H", c(), "service", "ls", "-q", "--filter", &label]);
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            let _ = docker(&["-H", c(), "service", "rm", id]);
-        }
-        let _ = docker(&["-H", c(), "rm", "-f", &self.tour.proxy]);
-        // Secrets, configs and the network go once the tasks using them are gone.
-        let net = format!("{project}_default");
-        wait_until(
-            "the project's secrets, configs and network are removed",
+        // Secrets and configs go once the tasks using them are gone.
+        common::remove_swarm_project(
+            c(),
+            &self.tour.project,
+            &self.tour.proxy,
             Duration::from_secs(30),
             || {
                 for kind in ["secret", "config"] {
@@ -147,12 +141,7 @@ impl Drop for SwarmTour {
                         let _ = docker(&["-H", c(), kind, "rm", &name]);
                     }
                 }
-                let out = docker(&["-H", c(), "network", "rm", &net]);
-                let err = String::from_utf8_lossy(&out.stderr);
-                let net_gone =
-                    out.status.success() || err.contains("not found") || err.contains("No such");
-                (net_gone && self.objects("secret").is_empty() && self.objects("config").is_empty())
-                    .then_some(())
+                self.objects("secret").is_empty() && self.objects("config").is_empty()
             },
         );
     }
