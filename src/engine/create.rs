@@ -266,10 +266,8 @@ pub fn container_config(
 
     // --- mounts
     let (binds, mut mounts) = volume_config(project, service, volumes, ctx)?;
-    for m in super::secrets::plain_mounts(project, service)? {
-        mounts.retain(|x| x.target != m.target);
-        mounts.push(m);
-    }
+    // Their targets are checked against the volumes' (a clash is refused, never dropped).
+    mounts.extend(super::secrets::plain_mounts(project, service)?);
     let tmpfs = match tmpfs {
         None => HashMap::new(),
         Some(dct::Tmpfs::Simple(s)) => tmpfs_map(std::slice::from_ref(s)),

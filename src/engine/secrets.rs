@@ -115,15 +115,40 @@ pub fn plain_mounts(project: &Project, service: &Service) -> Result<Vec<Mount>, 
                 format!("{noun} {:?}: `{k}` applies on a Swarm manager only: on a plain engine the file is bind-mounted with its owner and mode on the host (set them there)", r.source),
             ));
         }
+        let target = container_path(kind, r);
+        // Two mounts at one place: the engine refuses the container, mid-deploy. Said here,
+        // before anything starts.
+        let taken = volume_targets(service).any(|t| t == target)
+            || out
+                .iter()
+                .any(|m: &Mount| m.target.as_deref() == Some(&target));
+        if taken {
+            return Err(refuse(
+                service,
+                kind,
+                format!("{noun} {:?} is mounted at {target}, where a volume or another secret or config is mounted too: give one of them another target", r.source),
+            ));
+        }
         out.push(Mount {
             typ: Some(MountType::BIND),
             source: Some(file.display().to_string()),
-            target: Some(container_path(kind, r)),
+            target: Some(target),
             read_only: Some(true),
             ..Default::default()
         });
     }
     Ok(out)
+}
+
+/// Where the service's `volumes:` mount (short syntax `src:target[:mode]` or a bare target).
+fn volume_targets(service: &Service) -> impl Iterator<Item = String> + '_ {
+    service.spec.volumes.iter().map(|v| match v {
+        docker_compose_types::Volumes::Simple(s) => {
+            let parts: Vec<&str> = s.split(':').collect();
+            parts.get(1).unwrap_or(&parts[0]).to_string()
+        }
+        docker_compose_types::Volumes::Advanced(a) => a.target.clone(),
+    })
 }
 
 /// One Swarm object a service refers to.

@@ -99,6 +99,17 @@ fn plain_engine_refuses_what_only_swarm_can_hold() {
             "secrets:\n  k: { file: ./db.txt }",
             "`mode` applies on a Swarm manager only",
         ),
+        // A volume at the secret's place: refused, not silently dropped.
+        (
+            "secrets: [k]\n    volumes: [\"./data:/run/secrets/k\"]",
+            "secrets:\n  k: { file: ./db.txt }",
+            "is mounted at /run/secrets/k, where a volume",
+        ),
+        (
+            "configs: [{ source: c, target: /etc/x }]\n    volumes: [{ type: tmpfs, target: /etc/x }]",
+            "configs:\n  c: { file: ./db.txt }",
+            "is mounted at /etc/x, where a volume",
+        ),
     ];
     for (key, top, want) in cases {
         let yaml = format!("services:\n  web:\n    image: x\n    {key}\n{top}\n");
