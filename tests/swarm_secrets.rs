@@ -374,6 +374,22 @@ fn secrets_and_configs_follow_releases_on_swarm() {
         summary(&t.refs(&blue, "Configs"), "ConfigName"),
         blue_configs
     );
+
+    // 5. v3 takes green's place: v2's service goes, and with it the objects only v2 used (its
+    //    secret and banner); those blue uses stay, so nothing piles up release after release.
+    t.write("db.txt", "pw-three");
+    let out = t.ok(&[("RELEASE", "v3")], &["deploy"]);
+    let db3 = hashed(&format!("{p}_db_password"), "pw-three");
+    assert!(out.contains(&format!("removed secret {db2}")), "{out}");
+    let mut want = vec![db1.clone(), db3, key.clone()];
+    want.sort();
+    assert_eq!(t.objects("secret"), want);
+    let configs = t.objects("config");
+    assert!(!configs.contains(&banner2), "{configs:?}");
+    assert!(
+        configs.contains(&banner1) && configs.contains(&conf),
+        "{configs:?}"
+    );
 }
 
 #[test]

@@ -389,5 +389,71 @@ async fn create(docker: &Docker, o: &SwarmObject, content: &[u8]) -> Result<Stri
     }
 }
 
+/// The secrets and configs service `name` refers to: (kind, ID, name).
+pub async fn held_by(
+    docker: &Docker,
+    name: &str,
+) -> Result<Vec<(Kind, String, String)>, EngineError> {
+    let service = docker
+        .inspect_service(name, None)
+        .await
+        .map_err(|e| api_error(format!("inspect service {name}"), e))?;
+    Ok(refs_of(service.spec.as_ref()))
+}
+
+fn refs_of(spec: Option<&ServiceSpec>) -> Vec<(Kind, String, String)> {
+    let Some(c) = spec
+        .and_then(|s| s.task_template.as_ref())
+        .and_then(|t| t.container_spec.as_ref())
+    else {
+        return Vec::new();
+    };
+    let secrets = c
+        .secrets
+        .iter()
+        .flatten()
+        .filter_map(|r| Some((Kind::Secret, r.secret_id.clone()?, r.secret_name.clone()?)));
+    let configs = c
+        .configs
+        .iter()
+        .flatten()
+        .filter_map(|r| Some((Kind::Config, r.config_id.clone()?, r.config_name.clone()?)));
+    secrets.chain(configs).collect()
+}
+
+/// Removes those of `held` (what a removed service referred to) that no service refers to any
+/// more, so an old release's objects do not pile up; returns their names. Best effort: an
+/// object taken meanwhile is refused by Swarm and stays.
+pub async fn prune(docker: &Docker, held: &[(Kind, String, String)]) -> Vec<String> {
+    if held.is_empty() {
+        return Vec::new();
+    }
+    let Ok(services) = docker
+        .list_services(None::<bollard::query_parameters::ListServicesOptions>)
+        .await
+    else {
+        return Vec::new();
+    };
+    let used: Vec<(Kind, String)> = services
+        .iter()
+        .flat_map(|s| refs_of(s.spec.as_ref()))
+        .map(|(k, id, _)| (k, id))
+        .collect();
+    let mut removed = Vec::new();
+    for (kind, id, name) in held {
+        if used.contains(&(*kind, id.clone())) {
+            continue;
+        }
+        let done = match kind {
+            Kind::Secret => docker.delete_secret(id).await,
+            Kind::Config => docker.delete_config(id).await,
+        };
+        if done.is_ok() {
+            removed.push(format!("{} {name}", kind.noun()));
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests;

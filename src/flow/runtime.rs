@@ -157,7 +157,15 @@ pub async fn start_swarm(
         anchor_proxy(cx, flow).await?;
         cx.report
             .step(flow, &cx.service, &format!("creating service {name}"));
-        swarm::create_service(&cx.docker, spec).await?;
+        if let Err(e) = swarm::create_service(&cx.docker, spec.clone()).await {
+            // A shared secret or config pruned by another target's flow between our look-up
+            // and the create: made again, then one more try.
+            if service.extras.secrets.is_empty() && service.extras.configs.is_empty() {
+                return Err(e.into());
+            }
+            secrets::ensure_swarm_objects(&cx.docker, &project, service, &mut spec, &key).await?;
+            swarm::create_service(&cx.docker, spec).await?;
+        }
     }
     converge(cx, flow, color, scale, &before).await
 }
@@ -384,9 +392,18 @@ pub async fn remove(
         Runtime::Swarm => {
             let name = service_name(cx, color);
             if observe_swarm(cx).await?.services.contains_key(&color) {
+                let held = secrets::held_by(&cx.docker, &name).await?;
                 cx.report
                     .step(flow, &cx.service, &format!("removing service {name}"));
                 swarm::remove_service(&cx.docker, &name).await?;
+                // The secrets and configs only this release used go with it.
+                for gone in secrets::prune(&cx.docker, &held).await {
+                    cx.report.step(
+                        flow,
+                        &cx.service,
+                        &format!("removed {gone}, which only {name} used"),
+                    );
+                }
             }
         }
     }
