@@ -75,14 +75,25 @@ fn node_index() -> BTreeMap<String, u32> {
         .collect()
 }
 
+/// One test at a time on the three nodes: the first loses a worker.
+static NODES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 struct NodesTour {
     tour: Tour,
+    /// Extra environment of every flow (the proxy on another engine).
+    env: Vec<(&'static str, String)>,
+    /// Where users send requests from: the manager's namespace (the proxy on the manager), or
+    /// this host (the proxy on the bed's main engine).
+    users_in: Option<&'static str>,
     /// A worker this test stopped, brought back in Drop whatever happened.
     stopped: std::cell::Cell<Option<u32>>,
+    /// Declared last, so dropped last: every cleanup runs while it is held.
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 impl NodesTour {
     fn new() -> NodesTour {
+        let turn = NODES.lock().unwrap_or_else(|e| e.into_inner());
         assert_eq!(
             d(&[
                 "info",
@@ -103,14 +114,18 @@ impl NodesTour {
         std::fs::write(tour.dir.path().join("compose.yaml"), COMPOSE).unwrap();
         std::fs::write(tour.dir.path().join("docker-flow.yml"), FLOW_YML).unwrap();
         NodesTour {
+            _turn: turn,
             tour,
+            env: Vec::new(),
+            users_in: Some(netns()),
             stopped: std::cell::Cell::new(None),
         }
     }
 
     fn ok(&self, release: &str, args: &[&str]) -> String {
-        self.tour
-            .ok(&[("DOCKER_HOST", manager()), ("RELEASE", release)], args)
+        let mut env = vec![("DOCKER_HOST", manager()), ("RELEASE", release)];
+        env.extend(self.env.iter().map(|(k, v)| (*k, v.as_str())));
+        self.tour.ok(&env, args)
     }
 
     fn service(&self, colour: &str) -> String {
@@ -118,7 +133,7 @@ impl NodesTour {
     }
 
     fn get(&self) -> Option<serde_json::Value> {
-        let (code, body) = http_get_in(Some(netns()), &self.tour.url("/demo/release"))?;
+        let (code, body) = http_get_in(self.users_in, &self.tour.url("/demo/release"))?;
         (code == 200).then(|| serde_json::from_str(&body).ok())?
     }
 
@@ -134,7 +149,7 @@ impl NodesTour {
     }
 
     fn load(&self) -> Load {
-        Load::start_in(Some(netns()), self.tour.url("/demo/hello"))
+        Load::start_in(self.users_in, self.tour.url("/demo/hello"))
     }
 
     /// The running tasks of a service: (task id, node index).
@@ -361,4 +376,54 @@ fn flows_converge_on_three_nodes_when_a_worker_is_lost() {
     assert_eq!(t.release().as_deref(), Some("v3"));
     let status = t.ok("v3", &["status"]);
     assert!(status.contains(&blue), "{status}");
+}
+
+/// The proxy on another engine (the bed's main engine, by --proxy-docker-host): each task
+/// publishes the routed port in host mode on its own node, Consul registers
+/// `<node address>:<published port>`, and users reach the proxy on this host's loopback.
+#[test]
+fn the_proxy_on_another_engine_reaches_tasks_by_their_nodes_published_ports() {
+    let mut t = NodesTour::new();
+    t.env = vec![("FLOW_PROXY_DOCKER_HOST", bed().docker_host.clone())];
+    t.users_in = None;
+    let blue = t.service("blue");
+    let green = t.service("green");
+
+    t.ok("v1", &["--scale=2", "--flow=deploy", "--flow=proxy"]);
+    assert_eq!(t.release().as_deref(), Some("v1"));
+    assert_eq!(
+        t.hostnames(20).len(),
+        2,
+        "the proxy balances over both workers"
+    );
+    // Registered at the workers' own addresses, on the ports Swarm published there.
+    let registered = t.consul_addresses("blue");
+    assert_eq!(
+        registered,
+        BTreeSet::from(["172.31.252.11".to_string(), "172.31.252.12".to_string()]),
+        "{:?}",
+        t.tasks(&blue)
+    );
+    // The proxy runs on the main engine, not on the manager.
+    assert!(docker_ok(&["inspect", "--format", "{{.State.Running}}", &t.tour.proxy]) == "true");
+    assert!(
+        !common::docker(&["-H", manager(), "inspect", &t.tour.proxy])
+            .status
+            .success()
+    );
+
+    let load = t.load();
+    t.ok("v2", &["deploy", "--flow=proxy", "--flow=stop-old"]);
+    let (ok, failed, errors) = load.finish();
+    eprintln!("proxy on another engine, switch + stop-old under load: {ok} ok, {failed} failed");
+    assert_eq!(failed, 0, "{failed} of {} failed: {errors:?}", ok + failed);
+    assert!(ok > 0);
+    assert_eq!(t.release().as_deref(), Some("v2"));
+    assert_eq!(t.tasks(&green).len(), 2);
+    t.ok("v2", &["scale", "+1"]);
+    assert_eq!(
+        t.hostnames(30).len(),
+        3,
+        "the third task is reached on its node's port"
+    );
 }

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use bollard::models::{
+    EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
     EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit, NetworkAttachmentConfig,
     ResourceObject, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
     ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum, TaskSpec,
@@ -115,15 +116,7 @@ pub fn service_spec(
             "Swarm services attach to overlay networks",
         ));
     }
-    if let dct::Ports::Long(ports) = &spec.ports {
-        if let Some(p) = ports.iter().find(|p| p.published.is_some()) {
-            return Err(unsupported(
-                service,
-                "ports",
-                &format!("publishes {:?}: on Swarm the proxy reaches the tasks on the overlay network, nothing is published (drop the host port, keep the container port)", p.published),
-            ));
-        }
-    }
+    let published = host_mode_ports(service)?;
     // The container part through the container path, without the keys mapped here.
     let mut plain = service.clone();
     plain.spec.deploy = None;
@@ -308,7 +301,7 @@ pub fn service_spec(
         // No VIP: this kernel has no IPVS, and the proxy routes to each task anyway.
         endpoint_spec: Some(EndpointSpec {
             mode: Some(EndpointSpecModeEnum::DNSRR),
-            ports: None,
+            ports: (!published.is_empty()).then_some(published),
         }),
         ..Default::default()
     };
@@ -316,6 +309,59 @@ pub fn service_spec(
     // their IDs before the spec is sent.
     let objects = super::secrets::swarm_objects(project, service, None)?;
     super::secrets::set_refs(&mut out, service, &objects, &HashMap::new());
+    Ok(out)
+}
+
+/// Ports published in host mode (`mode: host`): each task binds the port on its own node, a
+/// random one when none is given. That is how a proxy on another engine reaches the tasks. Any
+/// other published port is refused: the ingress routing mesh needs IPVS (and service VIPs), and
+/// the proxy routes to each task anyway.
+fn host_mode_ports(service: &Service) -> Result<Vec<EndpointPortConfig>, EngineError> {
+    let dct::Ports::Long(ports) = &service.spec.ports else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for p in ports {
+        if p.mode.as_deref() != Some("host") {
+            if p.published.is_some() {
+                return Err(unsupported(
+                    service,
+                    "ports",
+                    &format!("publishes {:?} through the ingress routing mesh: on Swarm the proxy reaches the tasks on the overlay network (drop the host port, keep the container port), or publish in host mode (`mode: host`)", p.published),
+                ));
+            }
+            continue;
+        }
+        if p.host_ip.is_some() {
+            return Err(unsupported(
+                service,
+                "ports",
+                "has a host_ip: a Swarm task publishes on every address of its node",
+            ));
+        }
+        let published = match &p.published {
+            None => None,
+            Some(dct::PublishedPort::Single(n)) => Some(i64::from(*n)),
+            Some(dct::PublishedPort::Range(r)) => Some(r.parse::<i64>().map_err(|_| {
+                unsupported(
+                    service,
+                    "ports",
+                    &format!("publishes the range {r:?} in host mode: one port per task"),
+                )
+            })?),
+        };
+        out.push(EndpointPortConfig {
+            protocol: Some(match p.protocol.as_deref() {
+                Some("udp") => EndpointPortConfigProtocolEnum::UDP,
+                Some("sctp") => EndpointPortConfigProtocolEnum::SCTP,
+                _ => EndpointPortConfigProtocolEnum::TCP,
+            }),
+            target_port: Some(i64::from(p.target)),
+            published_port: published,
+            publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
+            ..Default::default()
+        });
+    }
     Ok(out)
 }
 
@@ -741,6 +787,8 @@ pub struct SwarmTask {
     pub image: String,
     /// The ID of the node it is assigned to (empty until scheduled).
     pub node: String,
+    /// Ports published in host mode on its node: (container port, node port).
+    pub ports: Vec<(u16, u16)>,
 }
 
 impl SwarmTask {
@@ -763,7 +811,20 @@ pub async fn tasks(docker: &Docker, service_id: &str) -> Result<Vec<SwarmTask>, 
         .into_iter()
         .map(|t| {
             let status = t.status.unwrap_or_default();
+            let ports = status
+                .port_status
+                .as_ref()
+                .and_then(|p| p.ports.as_ref())
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    let target = u16::try_from(p.target_port?).ok()?;
+                    let published = u16::try_from(p.published_port?).ok()?;
+                    Some((target, published))
+                })
+                .collect();
             SwarmTask {
+                ports,
                 id: t.id.unwrap_or_default(),
                 slot: t.slot.map_or(0, |s| u32::try_from(s).unwrap_or(0)),
                 state: status.state.map(|s| s.to_string()).unwrap_or_default(),
@@ -780,8 +841,8 @@ pub async fn tasks(docker: &Docker, service_id: &str) -> Result<Vec<SwarmTask>, 
         .collect())
 }
 
-/// Node ID → `<hostname> (<address>)`, as `docker node ls` knows them: where each task runs.
-pub async fn node_names(docker: &Docker) -> Result<HashMap<String, String>, EngineError> {
+/// Node ID → (hostname, address), as `docker node ls` knows them.
+pub async fn nodes(docker: &Docker) -> Result<HashMap<String, (String, String)>, EngineError> {
     let nodes = docker
         .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
         .await
@@ -792,8 +853,17 @@ pub async fn node_names(docker: &Docker) -> Result<HashMap<String, String>, Engi
             let id = n.id?;
             let host = n.description.and_then(|d| d.hostname).unwrap_or_default();
             let addr = n.status.and_then(|s| s.addr).unwrap_or_default();
-            Some((id, format!("{host} ({addr})")))
+            Some((id, (host, addr)))
         })
+        .collect())
+}
+
+/// Node ID → `<hostname> (<address>)`: where each task runs, as status shows it.
+pub async fn node_names(docker: &Docker) -> Result<HashMap<String, String>, EngineError> {
+    Ok(nodes(docker)
+        .await?
+        .into_iter()
+        .map(|(id, (host, addr))| (id, format!("{host} ({addr})")))
         .collect())
 }
 

@@ -111,11 +111,6 @@ impl FlowContext {
             )
             .await?
         };
-        if let (Runtime::Swarm, Reach::Published(_)) = (runtime, reach) {
-            return Err(FlowError::Invalid(
-                "on a Swarm manager the proxy runs on the manager itself and joins the project's overlay networks: drop --proxy-context / --proxy-docker-host".into(),
-            ));
-        }
         if let (Reach::Published(ip), None) = (reach, &settings.consul.address) {
             if ip.is_loopback() {
                 // Its checks would run inside a container on the proxy's engine, where the

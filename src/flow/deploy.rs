@@ -288,12 +288,14 @@ pub fn color_project(
             serde_yaml::from_value(serde_yaml::Value::String(policy.into())).ok();
     }
     if let Reach::Published(ip) = cx.reach {
+        // On Swarm each task publishes on its own node (host mode, every address of the node).
+        let swarm = cx.runtime == Runtime::Swarm;
         let publish = docker_compose_types::Port {
             target: port,
-            host_ip: (!ip.is_unspecified()).then(|| ip.to_string()),
+            host_ip: (!swarm && !ip.is_unspecified()).then(|| ip.to_string()),
             published: None,
             protocol: None,
-            mode: None,
+            mode: swarm.then(|| "host".to_string()),
         };
         match &mut service.spec.ports {
             docker_compose_types::Ports::Long(ports) => ports.push(publish),
@@ -454,11 +456,17 @@ fn first_port(service: &Service) -> Option<u16> {
 /// with the proxy on another engine, the advertise address and the port published for it.
 pub fn address_of(cx: &FlowContext, c: &Container, port: u16) -> Result<(String, u16), FlowError> {
     if let Reach::Published(ip) = cx.reach {
+        // A container on the services' engine: at the advertise address. A Swarm task: at its
+        // node's address (each task publishes on its own node).
+        let swarm = cx.runtime == Runtime::Swarm;
         return c
             .published
             .iter()
             .find(|(private, _, _)| *private == port)
-            .map(|(_, _, public)| (ip.to_string(), *public))
+            .map(|(_, host, public)| {
+                let at = if swarm { host.clone() } else { ip.to_string() };
+                (at, *public)
+            })
             .ok_or_else(|| {
                 FlowError::Failed(format!(
                     "container {} publishes no host port for container port {port}, which the proxy on the other engine needs",

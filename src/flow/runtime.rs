@@ -66,6 +66,11 @@ async fn observe_swarm(cx: &FlowContext) -> Result<Observed, FlowError> {
                 .insert(network.clone(), ip);
         }
     }
+    // A proxy on another engine reaches each task at its node's address.
+    let nodes = match cx.reach {
+        super::reach::Reach::Published(_) => swarm::nodes(&cx.docker).await?,
+        super::reach::Reach::Networks => HashMap::new(),
+    };
     let mut out = Observed::default();
     for service in services {
         let Some(color) = service
@@ -79,7 +84,10 @@ async fn observe_swarm(cx: &FlowContext) -> Result<Observed, FlowError> {
         let mut list: Vec<Container> = tasks
             .iter()
             .filter(|t| t.desired == "running")
-            .map(|t| task_instance(&service, t, &addresses))
+            .map(|t| {
+                let node = nodes.get(&t.node).map(|(_, addr)| addr.as_str());
+                task_instance(&service, t, &addresses, node)
+            })
             .collect();
         list.sort_by_key(|c| c.number);
         out.by_color.insert(color, list);
@@ -92,6 +100,7 @@ fn task_instance(
     service: &SwarmService,
     task: &SwarmTask,
     addresses: &HashMap<String, BTreeMap<String, String>>,
+    node_addr: Option<&str>,
 ) -> Container {
     let name = task.name(&service.name);
     let checked = service.healthcheck.as_ref().is_some_and(|h| {
@@ -111,7 +120,13 @@ fn task_instance(
         },
         image: task.image.clone(),
         addresses: addresses.get(&name).cloned().unwrap_or_default(),
-        published: Vec::new(),
+        // Host-mode ports, at the address of the task's node.
+        published: node_addr.map_or(Vec::new(), |addr| {
+            task.ports
+                .iter()
+                .map(|(target, port)| (*target, addr.to_string(), *port))
+                .collect()
+        }),
         name,
     }
 }
@@ -175,6 +190,10 @@ pub async fn start_swarm(
 /// on: with every task on other nodes, the proxy is the manager's only presence there, and it
 /// must reach the tasks anyway. Created from Consul's picture when missing, as `proxy` would.
 async fn anchor_proxy(cx: &FlowContext, flow: &str) -> Result<(), FlowError> {
+    if cx.reach != super::reach::Reach::Networks {
+        // On another engine the proxy reaches published ports: it joins no overlay.
+        return Ok(());
+    }
     let (state, _) = cx.consul.read_state(&cx.service).await?;
     cx.proxy_locked(|| async {
         let model = super::model::build(cx, &state).await?;
@@ -237,9 +256,18 @@ async fn converge(
             )));
         }
         let current = observed.of(color);
+        // Reachable: on the overlay networks, or (a proxy on another engine) published.
         let ready = current
             .iter()
-            .filter(|c| c.running && networks.iter().all(|n| c.addresses.contains_key(n)))
+            .filter(|c| {
+                c.running
+                    && match cx.reach {
+                        super::reach::Reach::Networks => {
+                            networks.iter().all(|n| c.addresses.contains_key(n))
+                        }
+                        super::reach::Reach::Published(_) => !c.published.is_empty(),
+                    }
+            })
             .count();
         waiting.update(&format!("{ready} of {scale} task(s) of {name} running"));
         if ready == scale as usize && current.len() == scale as usize {
@@ -437,6 +465,7 @@ mod tests {
             error: String::new(),
             image: "dockerflow/demo:0.1.0".into(),
             node: "n1".into(),
+            ports: vec![(8080, 30001)],
         }
     }
 
@@ -447,20 +476,32 @@ mod tests {
             BTreeMap::from([("shop_default".to_string(), "192.0.2.5".to_string())]),
         )]);
         let checked = service(Some(vec!["CMD", "/demo", "health"]));
-        let running = task_instance(&checked, &task(1, "running"), &addresses);
+        let running = task_instance(&checked, &task(1, "running"), &addresses, None);
         assert_eq!(running.name, "shop_web-blue.1.t1");
         assert_eq!(running.number, 1);
         assert!(running.running);
         assert_eq!(running.health.as_deref(), Some("healthy"));
         assert_eq!(running.addresses["shop_default"], "192.0.2.5");
-        let starting = task_instance(&checked, &task(2, "starting"), &addresses);
+        assert!(
+            running.published.is_empty(),
+            "no node address: not reached by port"
+        );
+        // With a proxy on another engine: the host-mode port at the task's node address.
+        let far = task_instance(
+            &checked,
+            &task(1, "running"),
+            &addresses,
+            Some("192.0.2.11"),
+        );
+        assert_eq!(far.published, vec![(8080, "192.0.2.11".to_string(), 30001)]);
+        let starting = task_instance(&checked, &task(2, "starting"), &addresses, None);
         assert!(!starting.running);
         assert_eq!(starting.health.as_deref(), Some("starting"));
         assert!(starting.addresses.is_empty());
         // Without a healthcheck (or with NONE) there is no health to report.
         for s in [service(None), service(Some(vec!["NONE"]))] {
             assert_eq!(
-                task_instance(&s, &task(1, "running"), &addresses).health,
+                task_instance(&s, &task(1, "running"), &addresses, None).health,
                 None
             );
         }

@@ -121,6 +121,10 @@ fn keys_a_service_spec_cannot_carry_are_named() {
         ("privileged: true", "privileged"),
         ("container_name: one", "container_name"),
         ("ports: [\"8080:8080\"]", "ports"),
+        (
+            "ports: [{ target: 8080, mode: host, host_ip: 127.0.0.1 }]",
+            "ports",
+        ),
         ("network_mode: host", "network_mode"),
         ("pid: host", "pid"),
         ("deploy: { mode: global }", "deploy.mode"),
@@ -139,6 +143,40 @@ fn keys_a_service_spec_cannot_carry_are_named() {
             other => panic!("{yaml}: {other}"),
         }
     }
+}
+
+#[test]
+fn host_mode_ports_are_published_on_each_node() {
+    let spec = spec_of(
+        "services:\n  web:\n    image: dockerflow/demo:0.1.0\n    ports:\n      - { target: 8080, mode: host }\n      - { target: 9090, published: 19090, mode: host, protocol: udp }\n      - { target: 7070 }\n",
+    )
+    .unwrap();
+    let ep = spec.endpoint_spec.unwrap();
+    assert_eq!(ep.mode, Some(EndpointSpecModeEnum::DNSRR));
+    let ports = ep.ports.unwrap();
+    assert_eq!(
+        ports.len(),
+        2,
+        "a port without a host side is not published"
+    );
+    assert_eq!(
+        (
+            ports[0].target_port,
+            ports[0].published_port,
+            ports[0].publish_mode
+        ),
+        (
+            Some(8080),
+            None,
+            Some(EndpointPortConfigPublishModeEnum::HOST)
+        )
+    );
+    assert_eq!(ports[0].protocol, Some(EndpointPortConfigProtocolEnum::TCP));
+    assert_eq!(
+        (ports[1].target_port, ports[1].published_port),
+        (Some(9090), Some(19090))
+    );
+    assert_eq!(ports[1].protocol, Some(EndpointPortConfigProtocolEnum::UDP));
 }
 
 #[test]
