@@ -623,6 +623,16 @@ swarm_bench() { # c|nodes
   echo "  (section took $((SECONDS - started)) s)"
 }
 
+# The two summary rows of a Swarm section: label, then its SUM_* (switches, requests, lost,
+# p50, p99); nothing when the section did not run.
+swarm_rows() { # label figures…
+  local label=$1
+  shift
+  [ $# = 5 ] || return 0
+  printf '| %-44s | %-22s | %-32s | %-18s |\n' "$label: requests lost ($1 switches)" "$3 of $2" "-" "-"
+  printf '| %-44s | %-22s | %-32s | %-18s |\n' "$label: switch latency, p50 / p99" "$4 s / $5 s" "-" "-"
+}
+
 # The one table `scripts/bench.sh` ends with (docs/benchmarks.md shows it), from the figures the
 # sections above left in SUM_*; "-" where a section did not run.
 SUM_HS=() SUM_LOAD=() SUM_DEPLOY=() SUM_SWITCH=() SUM_RECREATE=() SUM_ONE_RUN=() SUM_SWARM=() SUM_NODES=()
@@ -652,14 +662,8 @@ summary() {
     printf '| %-44s | %-22s | %-32s | %-18s |\n' "switch latency, deploy --flow=proxy, p50 / p99" "${SUM_ONE_RUN[3]} s / ${SUM_ONE_RUN[4]} s" "-" "-"
     printf '| %-44s | %-22s | %-32s | %-18s |\n' "requests lost, one-run switches (${SUM_ONE_RUN[0]})" "${SUM_ONE_RUN[2]} of ${SUM_ONE_RUN[1]}" "-" "-"
   fi
-  if [ ${#SUM_SWARM[@]} = 5 ]; then
-    printf '| %-44s | %-22s | %-32s | %-18s |\n' "on Swarm: requests lost (${SUM_SWARM[0]} switches)" "${SUM_SWARM[2]} of ${SUM_SWARM[1]}" "-" "-"
-    printf '| %-44s | %-22s | %-32s | %-18s |\n' "on Swarm: switch latency, p50 / p99" "${SUM_SWARM[3]} s / ${SUM_SWARM[4]} s" "-" "-"
-  fi
-  if [ ${#SUM_NODES[@]} = 5 ]; then
-    printf '| %-44s | %-22s | %-32s | %-18s |\n' "on 3 Swarm nodes: requests lost (${SUM_NODES[0]} switches)" "${SUM_NODES[2]} of ${SUM_NODES[1]}" "-" "-"
-    printf '| %-44s | %-22s | %-32s | %-18s |\n' "on 3 Swarm nodes: switch latency, p50 / p99" "${SUM_NODES[3]} s / ${SUM_NODES[4]} s" "-" "-"
-  fi
+  swarm_rows "on Swarm" "${SUM_SWARM[@]}"
+  swarm_rows "on 3 Swarm nodes" "${SUM_NODES[@]}"
   if [ ${#SUM_DEPLOY[@]} = 3 ]; then
     a=${SUM_DEPLOY[0]} b=${SUM_DEPLOY[1]}
     printf '| %-44s | %-22s | %-32s | %-18s |\n' "deploy 10 instances, median of ${SUM_DEPLOY[2]}" "$(printf '%.2f s' "$a")" "$(printf '%.2f s' "$b")" "$(printf 'flow/compose %.2f' "$(echo "$a / $b" | bc -l)")"

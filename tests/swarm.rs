@@ -21,19 +21,7 @@ fn c() -> &'static str {
 
 impl SwarmTour {
     fn new() -> SwarmTour {
-        let state = docker_ok(&[
-            "-H",
-            c(),
-            "info",
-            "--format",
-            "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
-        ]);
-        assert_eq!(
-            state,
-            "active true",
-            "engine c ({}) must be a Swarm manager: run `scripts/testbed.sh up`",
-            c()
-        );
+        common::swarm::assert_manager(c());
         SwarmTour {
             tour: Tour::new(false),
         }
@@ -72,21 +60,7 @@ impl SwarmTour {
 
     /// Tasks of a service that run.
     fn running(&self, name: &str) -> usize {
-        let out = docker(&[
-            "-H",
-            c(),
-            "service",
-            "ps",
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.CurrentState}}",
-            name,
-        ]);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.starts_with("Running"))
-            .count()
+        common::swarm::running_tasks(c(), name)
     }
 
     fn release(&self) -> Option<String> {
@@ -108,7 +82,7 @@ impl SwarmTour {
 
 impl Drop for SwarmTour {
     fn drop(&mut self) {
-        common::remove_swarm_project(
+        common::swarm::remove_project(
             c(),
             &self.tour.project,
             &self.tour.proxy,

@@ -94,21 +94,12 @@ struct NodesTour {
 impl NodesTour {
     fn new() -> NodesTour {
         let turn = NODES.lock().unwrap_or_else(|e| e.into_inner());
-        assert_eq!(
-            d(&[
-                "info",
-                "--format",
-                "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"
-            ]),
-            "active true",
-            "the test bed's node 0 ({}) must manage a three-node Swarm: run `scripts/testbed.sh up`",
-            manager()
-        );
+        common::swarm::assert_manager(manager());
         let ready = d(&["node", "ls", "--format", "{{.Status}}"]);
         assert_eq!(
             ready.lines().filter(|l| *l == "Ready").count(),
             3,
-            "every node ready: {ready}"
+            "the bed's three-node Swarm, every node ready (`scripts/testbed.sh up`): {ready}"
         );
         let tour = Tour::new(false);
         std::fs::write(tour.dir.path().join("compose.yaml"), COMPOSE).unwrap();
@@ -213,7 +204,7 @@ impl Drop for NodesTour {
         if let Some(node) = self.stopped.take() {
             testbed_node("start", node);
         }
-        common::remove_swarm_project(
+        common::swarm::remove_project(
             manager(),
             &self.tour.project,
             &self.tour.proxy,

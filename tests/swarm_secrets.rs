@@ -29,17 +29,7 @@ struct SwarmTour {
 
 impl SwarmTour {
     fn new() -> SwarmTour {
-        let state = docker_ok(&[
-            "-H",
-            c(),
-            "info",
-            "--format",
-            "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
-        ]);
-        assert_eq!(
-            state, "active true",
-            "engine c must be a Swarm manager: run `scripts/testbed.sh up`"
-        );
+        common::swarm::assert_manager(c());
         SwarmTour {
             tour: Tour::new(true),
         }
@@ -97,22 +87,9 @@ impl SwarmTour {
         names
     }
 
+    /// Tasks of a service that run.
     fn running(&self, name: &str) -> usize {
-        let out = docker(&[
-            "-H",
-            c(),
-            "service",
-            "ps",
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.CurrentState}}",
-            name,
-        ]);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.starts_with("Running"))
-            .count()
+        common::swarm::running_tasks(c(), name)
     }
 
     fn nothing_created(&self) {
@@ -130,7 +107,7 @@ impl SwarmTour {
 impl Drop for SwarmTour {
     fn drop(&mut self) {
         // Secrets and configs go once the tasks using them are gone.
-        common::remove_swarm_project(
+        common::swarm::remove_project(
             c(),
             &self.tour.project,
             &self.tour.proxy,

@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod own_consul;
+pub mod swarm;
 pub mod tour;
 
 use std::{
@@ -318,35 +319,4 @@ pub fn http_get_in(netns: Option<&str>, url: &str) -> Option<(u16, String)> {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let (body, code) = text.rsplit_once('\n')?;
     Some((code.trim().parse().ok()?, body.to_string()))
-}
-
-/// Removes a Swarm project from manager `host`: its services (by the stack label) and its proxy,
-/// then, once their tasks are gone, its network; `also` runs in the same wait (removing what
-/// else the tasks held) and says whether that is gone too.
-pub fn remove_swarm_project(
-    host: &str,
-    project: &str,
-    proxy: &str,
-    deadline: Duration,
-    mut also: impl FnMut() -> bool,
-) {
-    let label = format!("label=com.docker.stack.namespace={project}");
-    let ids = docker(&["-H", host, "service", "ls", "-q", "--filter", &label]);
-    for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-        let _ = docker(&["-H", host, "service", "rm", id]);
-    }
-    let _ = docker(&["-H", host, "rm", "-f", proxy]);
-    let net = format!("{project}_default");
-    wait_until(
-        &format!("the Swarm project {project} is removed"),
-        deadline,
-        || {
-            let gone = also();
-            let out = docker(&["-H", host, "network", "rm", &net]);
-            let err = String::from_utf8_lossy(&out.stderr);
-            let net_gone =
-                out.status.success() || err.contains("not found") || err.contains("No such");
-            (gone && net_gone).then_some(())
-        },
-    );
 }
