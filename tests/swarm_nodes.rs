@@ -60,13 +60,19 @@ fn testbed_node(action: &str, node: u32) {
     );
 }
 
-/// Node ID → its index in the test bed (its address is 172.31.252.(10 + index)).
+/// The address of the bed's node `i` (the test only compares it, never sends to it).
+fn node_addr(i: u32) -> String {
+    format!("{}.{}", bed().nodes_net, 10 + i)
+}
+
+/// Node ID → its index in the test bed (its address is `node_addr(index)`).
 fn node_index() -> BTreeMap<String, u32> {
     d(&["node", "ls", "-q"])
         .split_whitespace()
         .filter_map(|id| {
             let addr = d(&["node", "inspect", "--format", "{{.Status.Addr}}", id]);
-            let index = match addr.strip_prefix("172.31.252.")?.parse::<u32>().ok()? {
+            let prefix = format!("{}.", bed().nodes_net);
+            let index = match addr.strip_prefix(&prefix)?.parse::<u32>().ok()? {
                 n @ 10..=12 => n - 10,
                 _ => return None,
             };
@@ -247,7 +253,9 @@ fn flows_converge_on_three_nodes_when_a_worker_is_lost() {
         .collect();
     on.sort();
     assert!(
-        on.len() == 2 && on[0].ends_with("(172.31.252.11)") && on[1].ends_with("(172.31.252.12)"),
+        on.len() == 2
+            && on[0].ends_with(&format!("({})", node_addr(1)))
+            && on[1].ends_with(&format!("({})", node_addr(2))),
         "{status}"
     );
     assert_eq!(
@@ -391,7 +399,7 @@ fn the_proxy_on_another_engine_reaches_tasks_by_their_nodes_published_ports() {
     let registered = t.consul_addresses("blue");
     assert_eq!(
         registered,
-        BTreeSet::from(["172.31.252.11".to_string(), "172.31.252.12".to_string()]),
+        BTreeSet::from([node_addr(1), node_addr(2)]),
         "{:?}",
         t.tasks(&blue)
     );

@@ -35,6 +35,8 @@ pub struct Bed {
     /// The manager of the three-node Swarm (nodes in network namespaces), and its namespace.
     pub nodes_host: String,
     pub nodes_netns: String,
+    /// The nodes' /24 (`a.b.c`): node i is at `a.b.c.(10 + i)`. Only named, never sent to.
+    pub nodes_net: String,
     pub tls_dir: PathBuf,
 }
 
@@ -74,6 +76,7 @@ pub fn bed() -> &'static Bed {
             engine_c_host: var("DOCKERFLOW_ENGINE_C_HOST"),
             nodes_host: var("DOCKERFLOW_NODES_HOST"),
             nodes_netns: var("DOCKERFLOW_NODES_NETNS"),
+            nodes_net: var("DOCKERFLOW_NODES_NET"),
             tls_dir: var("DOCKERFLOW_TLS_DIR").into(),
         };
         let out = docker(&[
