@@ -365,15 +365,7 @@ impl Site {
 
     /// Distinct instances answering through the proxy (over `n` requests).
     fn hosts(&self, n: usize) -> usize {
-        (0..n)
-            .filter_map(|_| self.tour.get("/demo/release", &[]).map(|(_, b, _)| b))
-            .filter_map(|b| {
-                serde_json::from_str::<serde_json::Value>(&b).ok()?["hostname"]
-                    .as_str()
-                    .map(String::from)
-            })
-            .collect::<std::collections::HashSet<_>>()
-            .len()
+        self.tour.hostnames(n).len()
     }
 
     /// The first release, v1 on blue, with `n` instances, behind the proxy.

@@ -66,18 +66,6 @@ impl SwarmTour {
     fn release(&self) -> Option<String> {
         self.tour.release()
     }
-
-    /// Distinct demo hostnames (one per task) users reach in `n` requests.
-    fn hostnames(&self, n: usize) -> std::collections::HashSet<String> {
-        (0..n)
-            .filter_map(|_| self.tour.get("/demo/release", &[]).map(|(_, b, _)| b))
-            .filter_map(|b| {
-                serde_json::from_str::<serde_json::Value>(&b).ok()?["hostname"]
-                    .as_str()
-                    .map(String::from)
-            })
-            .collect()
-    }
 }
 
 impl Drop for SwarmTour {
@@ -173,7 +161,7 @@ fn the_tour_on_swarm() {
     assert_eq!(t.replicas(&green), Some(2));
     assert_eq!(t.running(&green), 2);
     assert_eq!(t.tour.kv("scale").as_deref(), Some("2"));
-    let hosts = t.hostnames(30);
+    let hosts = t.tour.hostnames(30);
     assert_eq!(hosts.len(), 2, "the proxy balances over both: {hosts:?}");
 
     // 5. Rollback: blue back at the scale it was stopped at, users on v1, green at 0.

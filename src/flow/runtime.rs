@@ -19,6 +19,7 @@ use super::context::FlowContext;
 use super::deploy::{color_project, flow_labels, target_networks, Base};
 use super::error::FlowError;
 use super::observe::{self, Container, Observed, LABEL_SERVICE};
+use super::reach::Reach;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
@@ -54,7 +55,13 @@ pub async fn observe(cx: &FlowContext) -> Result<Observed, FlowError> {
 async fn observe_swarm(cx: &FlowContext) -> Result<Observed, FlowError> {
     let services = swarm::services_labelled(&cx.docker, LABEL_SERVICE, &cx.service).await?;
     let mut addresses: HashMap<String, BTreeMap<String, String>> = HashMap::new();
-    for network in target_networks(&cx.project, &cx.target) {
+    // Overlay addresses matter only to a proxy on the overlay (on another engine the proxy
+    // reaches published ports, and the manager holds no record of those networks anyway).
+    let overlay = match cx.reach {
+        Reach::Networks => target_networks(&cx.project, &cx.target),
+        Reach::Published(_) => Vec::new(),
+    };
+    for network in overlay {
         // A network not created yet holds no task.
         for (task, ip) in swarm::task_addresses(&cx.docker, &network)
             .await
@@ -68,8 +75,8 @@ async fn observe_swarm(cx: &FlowContext) -> Result<Observed, FlowError> {
     }
     // A proxy on another engine reaches each task at its node's address.
     let nodes = match cx.reach {
-        super::reach::Reach::Published(_) => swarm::nodes(&cx.docker).await?,
-        super::reach::Reach::Networks => HashMap::new(),
+        Reach::Published(_) => swarm::nodes(&cx.docker).await?,
+        Reach::Networks => HashMap::new(),
     };
     let mut out = Observed::default();
     for service in services {
@@ -190,7 +197,7 @@ pub async fn start_swarm(
 /// on: with every task on other nodes, the proxy is the manager's only presence there, and it
 /// must reach the tasks anyway. Created from Consul's picture when missing, as `proxy` would.
 async fn anchor_proxy(cx: &FlowContext, flow: &str) -> Result<(), FlowError> {
-    if cx.reach != super::reach::Reach::Networks {
+    if cx.reach != Reach::Networks {
         // On another engine the proxy reaches published ports: it joins no overlay.
         return Ok(());
     }
@@ -262,10 +269,8 @@ async fn converge(
             .filter(|c| {
                 c.running
                     && match cx.reach {
-                        super::reach::Reach::Networks => {
-                            networks.iter().all(|n| c.addresses.contains_key(n))
-                        }
-                        super::reach::Reach::Published(_) => !c.published.is_empty(),
+                        Reach::Networks => networks.iter().all(|n| c.addresses.contains_key(n)),
+                        Reach::Published(_) => !c.published.is_empty(),
                     }
             })
             .count();

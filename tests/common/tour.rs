@@ -161,6 +161,18 @@ impl Tour {
             .map(|(_, _, r)| r)
     }
 
+    /// Distinct demo hostnames (one per instance) users reach through the proxy in `n` requests.
+    pub fn hostnames(&self, n: usize) -> std::collections::HashSet<String> {
+        (0..n)
+            .filter_map(|_| self.get("/demo/release", &[]).map(|(_, b, _)| b))
+            .filter_map(|b| {
+                serde_json::from_str::<serde_json::Value>(&b).ok()?["hostname"]
+                    .as_str()
+                    .map(String::from)
+            })
+            .collect()
+    }
+
     pub fn kv(&self, key: &str) -> Option<String> {
         curl(&[
             "-fsS",
