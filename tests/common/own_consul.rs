@@ -116,8 +116,49 @@ pub struct OwnConsul {
 
 impl OwnConsul {
     /// Starts the agent and waits until it has a leader and the ACL master token works.
+    /// Its ports are picked free, but another process can take one before the agent binds it
+    /// (an outgoing connection's ephemeral port): an agent that exits is started again on new
+    /// ports, up to three times, and a failure shows its log.
     pub fn start(token: &str) -> OwnConsul {
-        let pki = Pki::new();
+        let mut attempt = 1;
+        let c = loop {
+            // A new PKI too: the dropped agent takes its temp dirs along.
+            let mut c = OwnConsul::spawn(Pki::new(), token);
+            match c.wait_for_leader(Duration::from_secs(30)) {
+                Ok(()) => break c,
+                Err(why) if attempt < 3 && why.starts_with("exited") => {
+                    eprintln!(
+                        "own Consul agent {why}; starting it again on other ports:\n{}",
+                        c.log()
+                    );
+                    attempt += 1;
+                }
+                Err(why) => panic!(
+                    "our Consul agent did not elect itself ({why}); its log:\n{}",
+                    c.log()
+                ),
+            }
+        };
+        wait_until(
+            "our Consul agent to take the token",
+            Duration::from_secs(30),
+            || {
+                c.get("/v1/kv/?keys").ok().or_else(|| {
+                    // 404 on an empty KV is fine: it means the token was accepted.
+                    c.curl(
+                        &["-sS", "-o", "/dev/null", "-w", "%{http_code}"],
+                        "/v1/kv/?keys",
+                    )
+                    .ok()
+                    .filter(|code| code == "404")
+                })
+            },
+        );
+        c
+    }
+
+    /// The agent on freshly picked ports, its data and log in a new temp dir.
+    fn spawn(pki: Pki, token: &str) -> OwnConsul {
         let data = tempfile::tempdir().unwrap();
         let port = free_port();
         let p = |name: &str| pki.path(name).display().to_string();
@@ -152,38 +193,33 @@ impl OwnConsul {
             .stderr(Stdio::from(log))
             .spawn()
             .expect("start consul");
-        let c = OwnConsul {
+        OwnConsul {
             child,
             pki,
             https: format!("https://127.0.0.1:{port}"),
             token: token.to_string(),
             data,
-        };
-        wait_until(
-            "our Consul agent to elect itself",
-            Duration::from_secs(30),
-            || {
-                c.get("/v1/status/leader")
-                    .ok()
-                    .filter(|l| l.contains("127.0.0.1"))
-            },
-        );
-        wait_until(
-            "our Consul agent to take the token",
-            Duration::from_secs(30),
-            || {
-                c.get("/v1/kv/?keys").ok().or_else(|| {
-                    // 404 on an empty KV is fine: it means the token was accepted.
-                    c.curl(
-                        &["-sS", "-o", "/dev/null", "-w", "%{http_code}"],
-                        "/v1/kv/?keys",
-                    )
-                    .ok()
-                    .filter(|code| code == "404")
-                })
-            },
-        );
-        c
+        }
+    }
+
+    /// Until the agent reports itself as leader; "exited …" when it stopped first.
+    fn wait_for_leader(&mut self, deadline: Duration) -> Result<(), String> {
+        let start = std::time::Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("exited ({status})"));
+            }
+            if self
+                .get("/v1/status/leader")
+                .is_ok_and(|l| l.contains("127.0.0.1"))
+            {
+                return Ok(());
+            }
+            if start.elapsed() > deadline {
+                return Err(format!("no leader after {deadline:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// curl against the agent with the CA, client certificate and token.
