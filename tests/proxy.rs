@@ -64,6 +64,7 @@ impl Bed {
             cert_pem: None,
             networks: vec![net.clone()],
             host_network: false,
+            stand_in: None,
         };
         Bed {
             cleanup,

@@ -22,6 +22,12 @@ pub struct Config {
     pub exit_after: Option<Duration>,
     /// After SIGTERM, keep serving this long before draining (slow to stop).
     pub stop_delay: Option<Duration>,
+    /// `GET /demo/upstream` calls this http:// URL (another service of the project, by name).
+    pub upstream: Option<String>,
+    /// `GET /demo/db` sends a line to this `host:port` (a TCP service of the project).
+    pub upstream_tcp: Option<String>,
+    /// Also answer a line protocol on this TCP port: each line back with the release.
+    pub tcp_port: Option<u16>,
 }
 
 pub const DEFAULT_PORT: u16 = 8080;
@@ -86,6 +92,15 @@ impl Config {
             unhealthy_after: ms("UNHEALTHY_AFTER_MS")?,
             exit_after: ms("EXIT_AFTER_MS")?,
             stop_delay: ms("STOP_DELAY_MS")?,
+            upstream: get("UPSTREAM"),
+            upstream_tcp: get("UPSTREAM_TCP"),
+            tcp_port: get("TCP_PORT")
+                .map(|v| {
+                    v.trim()
+                        .parse()
+                        .map_err(|_| format!("TCP_PORT: expected a port number, got {v:?}"))
+                })
+                .transpose()?,
         })
     }
 

@@ -8,6 +8,8 @@ mod http;
 mod routes;
 mod server;
 mod signals;
+mod tcp;
+mod upstream;
 
 use std::env;
 use std::io::Write;
@@ -34,7 +36,9 @@ Usage:
 
 Routes: GET /demo/hello, /demo/release, /health (also /demo/health).
 Environment for `serve`: PORT, BIND, RELEASE, COLOR, START_DELAY_MS, UNHEALTHY,
-UNHEALTHY_AFTER_MS, EXIT_AFTER_MS, STOP_DELAY_MS.
+UNHEALTHY_AFTER_MS, EXIT_AFTER_MS, STOP_DELAY_MS,
+UPSTREAM (URL GET /demo/upstream calls), UPSTREAM_TCP (host:port GET /demo/db
+sends a line to), TCP_PORT (a line protocol: each line back with the release).
 ";
 
 fn main() -> ExitCode {
@@ -92,6 +96,12 @@ fn serve() -> u8 {
         }
     }
 
+    if let Some(port) = cfg.tcp_port {
+        if let Err(e) = tcp::start(cfg.listen.ip(), port, &cfg.release, &cfg.color) {
+            eprintln!("demo: cannot listen on TCP port {port}: {e}");
+            return 1;
+        }
+    }
     let (listen, stop_delay) = (cfg.listen, cfg.stop_delay);
     let description = format!("release={:?} color={:?}", cfg.release, cfg.color);
     let server = match Server::start(cfg, started) {

@@ -13,6 +13,10 @@ pub fn route(req: &Request, cfg: &Config, uptime: Duration) -> Response {
     let resp = match req.path() {
         "/demo/hello" => Response::new(200, TEXT, "hello, world!"),
         "/demo/release" => Response::new(200, JSON, release_json(cfg)),
+        "/demo/upstream" | "/demo/db" => match crate::upstream::call(req.path(), cfg) {
+            Ok(body) => Response::new(200, JSON, body),
+            Err(e) => return error(502, &e, cfg),
+        },
         "/health" | "/demo/health" if cfg.healthy(uptime) => Response::new(200, TEXT, "ok"),
         "/health" | "/demo/health" => Response::new(503, TEXT, "unhealthy"),
         _ => return error(404, "", cfg),

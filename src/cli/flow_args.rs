@@ -221,6 +221,12 @@ pub struct FlowArgs {
     #[arg(long = "service-domain", value_name = "DOMAIN", help_heading = PROXY)]
     pub service_domains: Vec<String>,
 
+    /// How the target's stand-in passes on a port: `http` (per request) or `tcp` (per
+    /// connection), for every port or one (`5432=tcp`); repeat for more [env: FLOW_MODE,
+    /// comma-separated] [yml: mode] [default: http]
+    #[arg(long = "mode", value_name = "[PORT=]MODE", help_heading = PROXY)]
+    pub modes: Vec<String>,
+
     /// Container port the proxy routes to [env: FLOW_PORT] [yml: port] [default: the service's
     /// only exposed port]
     #[arg(long, value_name = "PORT", help_heading = PROXY)]

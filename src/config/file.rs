@@ -76,6 +76,7 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("service_path", Kind::List),
     ("service_domain", Kind::List),
     ("port", Kind::Number),
+    ("mode", Kind::List),
     ("path_type", Kind::Text),
     ("consul_template_path", Kind::Text),
     ("consul_template_fe_path", Kind::Text),

@@ -186,6 +186,9 @@ pub struct ProxySettings {
     pub service_domains: Vec<String>,
     /// Container port to route to.
     pub port: Option<u16>,
+    /// How the stand-in passes on the target's ports: (None = every port, or one port, mode),
+    /// in the order given (a port's own entry wins over the one for every port).
+    pub modes: Vec<(Option<u16>, crate::proxy::Mode)>,
     pub path_type: PathType,
     /// One consul-template for frontend and backend (`--consul-template-path`).
     pub template: Option<PathBuf>,

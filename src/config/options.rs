@@ -91,6 +91,7 @@ pub(crate) const SERVICE_PATH: Opt = opt("--service-path", "FLOW_SERVICE_PATH", 
 pub(crate) const SERVICE_DOMAIN: Opt =
     opt("--service-domain", "FLOW_SERVICE_DOMAIN", "service_domain");
 pub(crate) const PORT: Opt = opt("--port", "FLOW_PORT", "port");
+pub(crate) const MODE: Opt = opt("--mode", "FLOW_MODE", "mode");
 pub(crate) const PATH_TYPE: Opt = opt("--path-type", "FLOW_PATH_TYPE", "path_type");
 pub(crate) const TEMPLATE: Opt = opt(
     "--consul-template-path",
@@ -151,6 +152,7 @@ pub const OPTIONS: &[Opt] = &[
     SERVICE_PATH,
     SERVICE_DOMAIN,
     PORT,
+    MODE,
     PATH_TYPE,
     TEMPLATE,
     TEMPLATE_FE,

@@ -477,6 +477,20 @@ fn proxy(cli: &FlowArgs, l: &Layers) -> Result<(ProxySettings, Option<Source>), 
         }
     }
 
+    let mut modes = Vec::new();
+    if let Some((items, origin)) = l.list(MODE, &cli.modes)? {
+        for m in items {
+            modes.push(parse_mode(&m).ok_or_else(|| {
+                ConfigError::invalid(
+                    "mode",
+                    &m,
+                    &origin,
+                    "expected http or tcp, for every port, or PORT=MODE for one (5432=tcp)",
+                )
+            })?);
+        }
+    }
+
     let engine = l.text(PROXY_DOCKER_HOST, cli.proxy_docker_host.as_deref())?;
     let context = l.text(PROXY_CONTEXT, cli.proxy_context.as_deref())?;
     if let (Some((_, h)), Some((_, c))) = (&engine, &context) {
@@ -615,6 +629,7 @@ fn proxy(cli: &FlowArgs, l: &Layers) -> Result<(ProxySettings, Option<Source>), 
         service_paths,
         service_domains,
         port: port(PORT, &cli.port)?.map(|p| p.0),
+        modes,
         path_type,
         template: template.map(|t| t.0),
         template_fe: fe.map(|t| t.0),
@@ -622,4 +637,16 @@ fn proxy(cli: &FlowArgs, l: &Layers) -> Result<(ProxySettings, Option<Source>), 
         cert: cert.map(|p| p.0),
     };
     Ok((settings, template_origin))
+}
+
+/// `http`, `tcp`, or `PORT=MODE`.
+fn parse_mode(text: &str) -> Option<(Option<u16>, crate::proxy::Mode)> {
+    use crate::proxy::Mode;
+    match text.split_once('=') {
+        None => Some((None, Mode::parse(text)?)),
+        Some((port, mode)) => {
+            let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+            Some((Some(port), Mode::parse(mode)?))
+        }
+    }
 }

@@ -177,6 +177,7 @@ impl FlowContext {
                     Reach::Networks => networks,
                     Reach::Published(_) => Vec::new(),
                 },
+                stand_in: None,
             },
         ))
     }

@@ -52,6 +52,7 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
         None => current,
     };
     let routes = routes_of(cx, &state)?;
+    super::stand_in::check(cx, &routes).await?;
     if cx.runtime == Runtime::Swarm {
         // A compose key a Swarm service cannot carry fails here, before anything is created
         // (a dry run too).
@@ -200,6 +201,9 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
     cx.consul
         .write_state(&cx.service, &new_state, &version)
         .await?;
+    if in_place && state.live.is_some() {
+        super::stand_in::sync(cx, FLOW, &new_state, None).await?;
+    }
     if new_state.live.is_some() && cx.proxy_running().await {
         // Users stay where they are; the candidate becomes reachable with the preview header.
         cx.proxy_locked(|| async {
@@ -281,7 +285,11 @@ pub fn color_project(
     let name = format!("{}-{color}", cx.target);
     let mut service = base.service.clone();
     service.name = name.clone();
+    // The stand-in answers to the container_name (docs/stand-in.md).
     service.spec.container_name = None;
+    if super::stand_in::applies(cx.runtime, &base.service) {
+        super::stand_in::strip_for_colour(&mut service);
+    }
     if service.spec.build_.is_none() {
         let policy = if pull { "always" } else { "missing" };
         service.spec.pull_policy =
@@ -650,6 +658,7 @@ pub async fn stop_color(
             .drain(&cx.service, color, &names, cx.settings.drain_timeout)
             .await?;
     }
+    super::stand_in::drain(cx, color, &names).await?;
     for c in containers {
         cx.consul.deregister(&c.name).await?;
     }

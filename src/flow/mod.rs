@@ -14,6 +14,7 @@ pub mod rollback;
 pub mod run;
 pub mod runtime;
 pub mod scale;
+pub mod stand_in;
 pub mod status;
 pub mod stop_old;
 pub mod switch;

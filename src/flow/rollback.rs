@@ -128,6 +128,7 @@ async fn rollback(cx: &FlowContext) -> Result<(), FlowError> {
         Ok(())
     })
     .await?;
+    super::stand_in::sync(cx, FLOW, &new_state, Some(live)).await?;
     // Users are on the previous release now; the rolled-back one drains and stops.
     super::deploy::stop_color(cx, FLOW, live, &observed.running(live))
         .await

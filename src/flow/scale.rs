@@ -131,6 +131,10 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
                 .drain(&cx.service, color, &names, cx.settings.drain_timeout)
                 .await?;
         }
+        if is_live {
+            let names: Vec<String> = surplus.iter().map(|c| c.name.clone()).collect();
+            super::stand_in::drain(cx, color, &names).await?;
+        }
         for c in &surplus {
             cx.consul.deregister(&c.name).await?;
         }
@@ -175,6 +179,9 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
         Ok(())
     })
     .await?;
+    if is_live {
+        super::stand_in::sync(cx, FLOW, &new_state, None).await?;
+    }
     cx.report.done(
         FLOW,
         &cx.service,

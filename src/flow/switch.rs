@@ -46,6 +46,7 @@ async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
             )))
         }
     };
+    super::stand_in::check(cx, &state.routes.clone().unwrap_or_default()).await?;
     let mut new_state = state.clone();
     new_state.live = Some(to);
     new_state.candidate = None;
@@ -120,6 +121,7 @@ async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
             Ok(report)
         })
         .await?;
+    super::stand_in::sync(cx, FLOW, &new_state, state.live).await?;
     let how = if report.reloaded {
         "with a seamless reload"
     } else {
@@ -157,6 +159,7 @@ async fn reconcile(cx: &FlowContext) -> Result<(), FlowError> {
             Ok(proxy.reconcile(&desired).await?)
         })
         .await?;
+    super::stand_in::sync(cx, FLOW, &state, None).await?;
     if fixed.is_empty() {
         cx.report.done(
             FLOW,

@@ -26,6 +26,19 @@ use super::{
     Proxy, LABEL,
 };
 
+/// Label on a stand-in container: the service it stands in for.
+pub const STAND_IN_LABEL: &str = "com.docker.flow.stand-in";
+/// Label on a stand-in container: the digest of its names and published ports.
+const STAND_IN_DIGEST: &str = "com.docker.flow.stand-in.digest";
+
+/// What differs between creating the proxy and a stand-in.
+struct CreateParts {
+    labels: HashMap<String, String>,
+    ports: HashMap<String, Option<Vec<PortBinding>>>,
+    /// The first network and its endpoint (the others are connected after create).
+    endpoint: Option<(String, EndpointSettings)>,
+}
+
 /// The new config uploaded beside the live one before it is put in place.
 pub(super) const NEXT_FILE: &str = "haproxy.cfg.next";
 const READY_DEADLINE: Duration = Duration::from_secs(30);
@@ -48,6 +61,10 @@ impl Proxy {
     /// proxy recreated by one service's flow reaches all the others).
     fn networks(&self, model: &ProxyModel) -> Vec<String> {
         let mut all = self.opts.networks.clone();
+        if self.opts.stand_in.is_some() {
+            // A stand-in is on its target's networks only.
+            return all;
+        }
         for n in model.services.iter().flat_map(|s| &s.routes.networks) {
             if !all.contains(n) {
                 all.push(n.clone());
@@ -80,6 +97,16 @@ impl Proxy {
                 }
                 did.push(format!(
                     "proxy container {name} created with the full config"
+                ));
+                return Ok(did);
+            }
+            Some(info) if self.stale_stand_in(&info) => {
+                // Its names or published ports changed: only a new container carries them.
+                self.remove_own().await;
+                self.create(model, &networks).await?;
+                self.wait_ready(None).await?;
+                did.push(format!(
+                    "stand-in {name} recreated: its names or published ports changed"
                 ));
                 return Ok(did);
             }
@@ -130,10 +157,44 @@ impl Proxy {
         Ok(did)
     }
 
-    async fn create(&self, model: &ProxyModel, networks: &[String]) -> Result<(), ProxyError> {
+    /// A stand-in made for other names or published ports than the options say.
+    fn stale_stand_in(&self, info: &bollard::models::ContainerInspectResponse) -> bool {
+        let Some(stand_in) = &self.opts.stand_in else {
+            return false;
+        };
+        let labels = info.config.as_ref().and_then(|c| c.labels.as_ref());
+        labels.and_then(|l| l.get(STAND_IN_DIGEST)) != Some(&stand_in.digest())
+    }
+
+    /// Labels, published ports and the first network's endpoint of a new container.
+    fn create_parts(&self, networks: &[String]) -> CreateParts {
         let o = &self.opts;
-        // Render first: a model that does not render creates nothing.
-        let config = render::render(model, o)?;
+        if let Some(stand_in) = &o.stand_in {
+            let mut ports: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+            for (ip, host, container) in &stand_in.published {
+                ports
+                    .entry(format!("{container}/tcp"))
+                    .or_insert_with(|| Some(Vec::new()))
+                    .get_or_insert_with(Vec::new)
+                    .push(PortBinding {
+                        host_ip: Some(ip.clone()),
+                        host_port: Some(host.to_string()),
+                    });
+            }
+            let labels = HashMap::from([
+                (STAND_IN_LABEL.to_string(), stand_in.service.clone()),
+                (STAND_IN_DIGEST.to_string(), stand_in.digest()),
+                (
+                    "com.docker.compose.project".to_string(),
+                    stand_in.project.clone(),
+                ),
+            ]);
+            return CreateParts {
+                labels,
+                ports,
+                endpoint: networks.first().map(|n| (n.clone(), self.endpoint(n))),
+            };
+        }
         let mut ports: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
         let bind = |port: u16| {
             Some(vec![PortBinding {
@@ -148,17 +209,46 @@ impl Proxy {
                 bind(o.https_port.unwrap_or(HTTPS_PORT_IN)),
             );
         }
-        let networks: &[String] = if o.host_network { &[] } else { networks };
-        let networking = networks.first().map(|n| NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(n.clone(), EndpointSettings::default())])),
-        });
         if o.host_network {
             // HAProxy binds the host's ports itself (see ProxyOptions::http_listen).
             ports.clear();
         }
+        CreateParts {
+            labels: HashMap::from([(LABEL.to_string(), "true".to_string())]),
+            ports,
+            endpoint: networks
+                .first()
+                .map(|n| (n.clone(), EndpointSettings::default())),
+        }
+    }
+
+    /// The endpoint on `network`: a stand-in answers there to the names its options give.
+    fn endpoint(&self, network: &str) -> EndpointSettings {
+        let aliases = self.opts.stand_in.as_ref().and_then(|s| {
+            s.aliases
+                .iter()
+                .find(|(n, _)| n == network)
+                .map(|(_, a)| a.clone())
+        });
+        EndpointSettings {
+            aliases,
+            ..Default::default()
+        }
+    }
+
+    async fn create(&self, model: &ProxyModel, networks: &[String]) -> Result<(), ProxyError> {
+        let o = &self.opts;
+        // Render first: a model that does not render creates nothing.
+        let config = render::render(model, o)?;
+        let networks: &[String] = if o.host_network { &[] } else { networks };
+        let parts = self.create_parts(networks);
+        let ports = parts.ports;
+        let networking = parts.endpoint.map(|(n, e)| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(n, e)])),
+        });
         let body = ContainerCreateBody {
             image: Some(o.image.clone()),
-            labels: Some(HashMap::from([(LABEL.to_string(), "true".to_string())])),
+            labels: Some(parts.labels),
             exposed_ports: Some(ports.keys().cloned().collect()),
             host_config: Some(HostConfig {
                 network_mode: o.host_network.then(|| "host".to_string()),
@@ -245,7 +335,7 @@ impl Proxy {
                 net,
                 NetworkConnectRequest {
                     container: self.opts.container.clone(),
-                    endpoint_config: None,
+                    endpoint_config: self.opts.stand_in.is_some().then(|| self.endpoint(net)),
                 },
             )
             .await

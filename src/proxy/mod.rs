@@ -18,6 +18,7 @@ mod proptests;
 mod render;
 mod runtime;
 mod session;
+mod stand_in;
 mod template;
 pub mod validate;
 
@@ -26,7 +27,10 @@ use std::time::Duration;
 use bollard::Docker;
 
 pub use error::ProxyError;
-pub use model::{ApplyReport, ProxyModel, ProxyOptions, Server, ServiceModel, TemplateSpec};
+pub use lifecycle::STAND_IN_LABEL;
+pub use model::{
+    ApplyReport, Mode, ProxyModel, ProxyOptions, Server, ServiceModel, StandIn, TemplateSpec,
+};
 pub use render::{backend_name, preview_backend_name, render, slot_count, PREVIEW_HEADER};
 
 use crate::release::Color;
@@ -105,6 +109,11 @@ impl Proxy {
     /// frontend accepts a TCP connection (polled with a deadline).
     pub async fn ensure(&self, model: &ProxyModel) -> Result<(), ProxyError> {
         self.ensure_inner(model).await.map(|_| ())
+    }
+
+    /// [`Proxy::ensure`], saying what it did (created, started, joined a network).
+    pub async fn ensure_report(&self, model: &ProxyModel) -> Result<Vec<String>, ProxyError> {
+        self.ensure_inner(model).await
     }
 
     /// Makes the running proxy route as `model` says, without dropping requests.
@@ -250,6 +259,44 @@ impl Proxy {
         rt.commands(&cmds).await?;
         let text = render::disable_in_text(&current, service, servers);
         self.write_config(&text).await
+    }
+
+    /// Lets the sessions still open on `color`'s servers of `services` end by themselves for up
+    /// to `timeout`, then shuts the rest down: after a TCP switch new connections already reach
+    /// the other colour, and open ones drain. Returns how many were shut down.
+    pub async fn close_sessions(
+        &self,
+        services: &[String],
+        color: Color,
+        timeout: Duration,
+    ) -> Result<u64, ProxyError> {
+        let backends: Vec<String> = services.iter().map(|s| backend_name(s)).collect();
+        let prefix = format!("{color}-");
+        let rt = self.runtime();
+        let start = std::time::Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let open: Vec<(String, String, u64)> = rt
+                .sessions()
+                .await?
+                .into_iter()
+                .filter(|(b, s, n)| *n > 0 && backends.contains(b) && s.starts_with(&prefix))
+                .collect();
+            if open.is_empty() {
+                return Ok(0);
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                let cmds: Vec<String> = open
+                    .iter()
+                    .map(|(b, s, _)| format!("shutdown sessions server {b}/{s}"))
+                    .collect();
+                rt.commands(&cmds).await?;
+                return Ok(open.iter().map(|o| o.2).sum());
+            }
+            tokio::time::sleep(pause.min(left)).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
     }
 
     /// Compares the running proxy with `model` and repairs drift; returns what was fixed.

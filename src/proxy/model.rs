@@ -59,6 +59,71 @@ pub struct ProxyOptions {
     /// Run on the host's network (`network_mode: host`): HAProxy binds `bind_address` and the
     /// host ports itself, and reaches instances published on the host's loopback address.
     pub host_network: bool,
+    /// Set for a target's stand-in (see [`StandIn`]): no main frontend, one listener per port.
+    pub stand_in: Option<StandIn>,
+}
+
+/// How requests on a stand-in's port are passed on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mode {
+    /// Per request: keep-alive clients reach the live colour with their next request.
+    #[default]
+    Http,
+    /// Per connection: new connections reach the live colour, open ones drain.
+    Tcp,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "http" => Some(Mode::Http),
+            "tcp" => Some(Mode::Tcp),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Http => "http",
+            Mode::Tcp => "tcp",
+        })
+    }
+}
+
+/// A target's stand-in: an HAProxy container of its own on the target's engine that answers to
+/// the target's compose name (and declared aliases, container_name) on the target's networks,
+/// listens on every port of the target and publishes the target's fixed host ports, sending
+/// everything to the live colour. The colours themselves run under coloured names, unpublished.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StandIn {
+    /// Engine network -> the names the stand-in answers to there.
+    pub aliases: Vec<(String, Vec<String>)>,
+    /// Container ports the stand-in listens on (the target's), each with its mode.
+    pub listeners: Vec<(u16, Mode)>,
+    /// Fixed host ports moved from the target: (host address, host port, container port).
+    pub published: Vec<(String, u16, u16)>,
+    /// Value of the stand-in's label: the service it stands in for.
+    pub service: String,
+    /// The compose project (its label, so `docker compose down` and `ps -a` see it).
+    pub project: String,
+}
+
+impl StandIn {
+    /// The model's service name for one listener's backend (`be_<service>_p<port>`).
+    pub fn backend_service(service: &str, port: u16) -> String {
+        format!("{service}_p{port}")
+    }
+
+    /// A digest of what only a new container can change (names, published ports): a stand-in
+    /// whose digest differs is recreated.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let text = format!("{:?}|{:?}", self.aliases, self.published);
+        let h = Sha256::digest(text.as_bytes());
+        h.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 impl ProxyOptions {
@@ -83,6 +148,9 @@ impl ProxyOptions {
 
     /// The address (and port) a client inside the container connects to for the main frontend.
     pub(crate) fn http_probe(&self) -> (String, u16) {
+        if let Some(first) = self.stand_in.as_ref().and_then(|s| s.listeners.first()) {
+            return ("127.0.0.1".into(), first.0);
+        }
         if self.host_network {
             let addr = match self.bind_address.as_str() {
                 "0.0.0.0" | "::" => "127.0.0.1",
@@ -97,6 +165,20 @@ impl ProxyOptions {
     /// The Runtime API's TCP address, loopback only. On the host's network every proxy shares
     /// the host's loopback, so each gets its own address in 127.0.0.0/8, derived from its name
     /// (stable across runs and versions: a sha256 prefix).
+    /// The Runtime API's port: 9999, or on a stand-in the first port below it that the target
+    /// does not use.
+    pub(crate) fn runtime_port(&self) -> u16 {
+        let used = |p: u16| {
+            self.stand_in
+                .as_ref()
+                .is_some_and(|s| s.listeners.iter().any(|(l, _)| *l == p))
+        };
+        (1024..=super::render::RUNTIME_PORT)
+            .rev()
+            .find(|p| !used(*p))
+            .unwrap_or(super::render::RUNTIME_PORT)
+    }
+
     pub(crate) fn runtime_addr(&self) -> String {
         if !self.host_network {
             return "127.0.0.1".into();
@@ -126,6 +208,7 @@ impl Default for ProxyOptions {
             cert_pem: None,
             networks: Vec::new(),
             host_network: false,
+            stand_in: None,
         }
     }
 }
@@ -141,6 +224,7 @@ impl fmt::Debug for ProxyOptions {
             .field("bind_address", &self.bind_address)
             .field("cert_pem", &self.cert_pem.as_ref().map(|_| "<redacted>"))
             .field("networks", &self.networks)
+            .field("stand_in", &self.stand_in)
             .finish()
     }
 }

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 
 use super::{
     error::ProxyError,
-    render::{Slot, CONFIG_DIR, CONFIG_FILE, RUNTIME_PORT},
+    render::{Slot, CONFIG_DIR, CONFIG_FILE},
 };
 
 /// Configs up to this size travel inside the switch exec (an environment variable; Linux caps
@@ -173,9 +173,10 @@ impl Runtime<'_> {
     /// the shell in the same exec, which costs nothing, instead of one more exec.
     fn send_script(&self) -> String {
         let addr = self.opts.runtime_addr();
+        let port = self.opts.runtime_port();
         format!(
-            "if command -v nc >/dev/null 2>&1; then printf '%s\\n' \"$FLOW_CMD\" | nc {addr} {RUNTIME_PORT}; \
-             else bash -c 'exec 3<>/dev/tcp/{addr}/{RUNTIME_PORT} && printf \"%s\\n\" \"$FLOW_CMD\" >&3 && cat <&3'; fi"
+            "if command -v nc >/dev/null 2>&1; then printf '%s\\n' \"$FLOW_CMD\" | nc {addr} {port}; \
+             else bash -c 'exec 3<>/dev/tcp/{addr}/{port} && printf \"%s\\n\" \"$FLOW_CMD\" >&3 && cat <&3'; fi"
         )
     }
 
