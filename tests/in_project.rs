@@ -409,7 +409,12 @@ fn a_fixed_host_port_keeps_serving_across_ten_switches() {
     // The colours run unpublished; the stand-in holds the port and the container_name.
     let ports = docker_ok(&["port", &format!("{}-api-standin", t.project)]);
     assert!(ports.contains(&format!("127.0.0.1:{port}")), "{ports}");
-    let _ = bed();
+    let status = flow(&t, "r10", &["status"]);
+    assert!(
+        status.contains(&format!("publishes 127.0.0.1:{port}->8080"))
+            && status.contains(&format!("{}-fixed", t.project)),
+        "status shows the stand-in, its container_name and host port:\n{status}"
+    );
 }
 
 #[test]

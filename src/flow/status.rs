@@ -160,7 +160,20 @@ pub struct ServiceStatus {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub swarm_services: Vec<SwarmServiceStatus>,
     pub instances: Vec<InstanceStatus>,
+    /// The target's stand-in (docs/stand-in.md), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stand_in: Option<StandInStatus>,
     pub history: Vec<crate::release::Release>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StandInStatus {
+    pub name: String,
+    pub running: bool,
+    /// Engine network -> the names it answers to there.
+    pub names: std::collections::BTreeMap<String, Vec<String>>,
+    /// `host address:host port->container port`.
+    pub published: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -277,7 +290,54 @@ pub async fn service_status(
             })
             .collect(),
         instances,
+        stand_in: stand_in_status(cx).await,
         history: state.history,
+    })
+}
+
+/// The stand-in as the engine has it: running, the names it answers to, its host ports.
+async fn stand_in_status(cx: &super::context::FlowContext) -> Option<StandInStatus> {
+    let name = super::stand_in::container_name(&cx.service);
+    let info = cx.docker.inspect_container(&name, None).await.ok()?;
+    let id = info.id.clone().unwrap_or_default();
+    let names = info
+        .network_settings
+        .and_then(|n| n.networks)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(net, e)| {
+            // The engine adds the container's short ID to the aliases: not a name of ours.
+            let aliases = e
+                .aliases
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|a| !id.starts_with(a.as_str()))
+                .collect();
+            (net, aliases)
+        })
+        .collect();
+    let mut published: Vec<String> = info
+        .host_config
+        .and_then(|h| h.port_bindings)
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|(port, binds)| {
+            binds.unwrap_or_default().into_iter().map(move |b| {
+                format!(
+                    "{}:{}->{}",
+                    b.host_ip.unwrap_or_default(),
+                    b.host_port.unwrap_or_default(),
+                    port.trim_end_matches("/tcp")
+                )
+            })
+        })
+        .collect();
+    published.sort();
+    Some(StandInStatus {
+        name,
+        running: info.state.and_then(|s| s.running).unwrap_or(false),
+        names,
+        published,
     })
 }
 
@@ -319,6 +379,24 @@ fn print_service_text(s: &ServiceStatus) {
             r.proxy
                 .as_deref()
                 .unwrap_or(crate::config::DEFAULT_PROXY_NAME)
+        );
+    }
+    if let Some(si) = &s.stand_in {
+        let names: Vec<String> = si
+            .names
+            .iter()
+            .map(|(net, n)| format!("{} on {net}", n.join(", ")))
+            .collect();
+        println!(
+            "Stand-in:  {} ({}), answers as {}{}",
+            si.name,
+            if si.running { "running" } else { "stopped" },
+            names.join("; "),
+            if si.published.is_empty() {
+                String::new()
+            } else {
+                format!("; publishes {}", si.published.join(", "))
+            }
         );
     }
     for v in &s.swarm_services {
