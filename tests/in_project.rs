@@ -365,13 +365,16 @@ fn a_fixed_host_port_keeps_serving_across_ten_switches() {
         ),
     );
     let text = flow(&t, "r0", &["deploy", "--flow=proxy"]);
+    assert!(
+        text.contains(&format!("container_name {}-fixed", t.project)),
+        "{text}"
+    );
     let url = format!("http://127.0.0.1:{port}/demo/release");
     wait_until(
         "the fixed host port serves",
         Duration::from_secs(10),
         || common::http_get(&url).filter(|(c, _)| *c == 200),
     );
-    let _ = text;
     let load = Load::start(url.clone());
     let keep = std::thread::spawn(move || {
         let mut k = KeepAlive { port, conn: None };
