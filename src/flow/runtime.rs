@@ -189,7 +189,7 @@ pub async fn start_swarm(
             swarm::create_service(&cx.docker, spec).await?;
         }
     }
-    converge(cx, flow, color, scale, &before).await
+    converge(cx, flow, color, scale, port, &before).await
 }
 
 /// The proxy runs on the manager and is on the target's networks before tasks start. A node
@@ -226,6 +226,7 @@ async fn converge(
     flow: &str,
     color: Color,
     scale: u32,
+    port: u16,
     before: &HashSet<String>,
 ) -> Result<Vec<Container>, FlowError> {
     let name = service_name(cx, color);
@@ -263,14 +264,15 @@ async fn converge(
             )));
         }
         let current = observed.of(color);
-        // Reachable: on the overlay networks, or (a proxy on another engine) published.
+        // Reachable: on the overlay networks, or (a proxy on another engine) published; a task
+        // nothing routes to (port 0) publishes nothing.
         let ready = current
             .iter()
             .filter(|c| {
                 c.running
                     && match cx.reach {
                         Reach::Networks => networks.iter().all(|n| c.addresses.contains_key(n)),
-                        Reach::Published(_) => !c.published.is_empty(),
+                        Reach::Published(_) => port == 0 || !c.published.is_empty(),
                     }
             })
             .count();
