@@ -312,3 +312,47 @@ fn stderr_line(out: &std::process::Output) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// The project's Swarm services, proxy, networks go when the test ends, also when it fails.
+struct OnSwarm<'a>(&'a Site);
+
+impl Drop for OnSwarm<'_> {
+    fn drop(&mut self) {
+        common::swarm::remove_project(
+            &bed().engine_c_host,
+            &self.0.project,
+            &self.0.proxy,
+            Duration::from_secs(30),
+            || true,
+        );
+    }
+}
+
+#[test]
+fn a_worker_with_no_port_deploys_and_switches_on_swarm() {
+    let c = bed().engine_c_host.as_str();
+    common::swarm::assert_manager(c);
+    let site = project(&worker("    healthcheck:\n      disable: true\n"), "worker");
+    let _swarm = OnSwarm(&site);
+    let t = "--target=worker";
+    let tasks = |colour: &str| {
+        common::swarm::running_tasks(c, &format!("{}_worker-{colour}", site.project))
+    };
+    site.ok(
+        &[("DOCKER_HOST", c), ("RELEASE", "v1")],
+        &["deploy", t, "--flow=proxy"],
+    );
+    assert_eq!(site.key("color").as_deref(), Some("blue"));
+    assert_eq!(tasks("blue"), 1);
+    site.ok(
+        &[("DOCKER_HOST", c), ("RELEASE", "v2")],
+        &["deploy", t, "--flow=proxy", "--flow=stop-old"],
+    );
+    assert_eq!(site.key("color").as_deref(), Some("green"));
+    assert_eq!(tasks("green"), 1);
+    assert_eq!(tasks("blue"), 0);
+    assert!(
+        !docker(&["-H", c, "inspect", &site.proxy]).status.success(),
+        "a proxy was started for a worker"
+    );
+}
