@@ -57,7 +57,8 @@ pub struct Routes {
     /// Host header values (`example.com`, `*.example.com`).
     #[serde(default)]
     pub domains: Vec<String>,
-    /// The container port requests go to.
+    /// The container port requests go to; 0: none, the main proxy does not route the service
+    /// (a worker, or any service deployed with no path, domain or template).
     pub port: u16,
     #[serde(default)]
     pub path_type: PathType,
@@ -109,6 +110,13 @@ pub struct ReleaseState {
     pub history: Vec<Release>,
     /// `template`: JSON, the user's consul-template text for this service's proxy config.
     pub template: Option<Template>,
+}
+
+impl ReleaseState {
+    /// Whether the main proxy routes the service: a routed port, or a template of its own.
+    pub fn proxied(&self) -> bool {
+        self.template.is_some() || self.routes.as_ref().is_some_and(|r| r.port != 0)
+    }
 }
 
 /// A consul-template (Go template syntax) the user gave for a service's proxy config.

@@ -228,7 +228,7 @@ pub struct FlowArgs {
     pub modes: Vec<String>,
 
     /// Container port the proxy routes to [env: FLOW_PORT] [yml: port] [default: the service's
-    /// only exposed port]
+    /// only `ports`/`expose` port when routed; none when nothing routes it]
     #[arg(long, value_name = "PORT", help_heading = PROXY)]
     pub port: Option<String>,
 
@@ -275,6 +275,11 @@ pub struct FlowArgs {
     /// [env: FLOW_DRAIN_TIMEOUT] [yml: drain_timeout] [default: 10s]
     #[arg(long, value_name = "DURATION", help_heading = HEALTH)]
     pub drain_timeout: Option<String>,
+
+    /// How long a new instance of a service the proxy does not route must keep running, not
+    /// restarting, to count as healthy [env: FLOW_MONITOR] [yml: monitor] [default: 5s]
+    #[arg(long, value_name = "DURATION", help_heading = HEALTH)]
+    pub monitor: Option<String>,
 
     /// The command's own flow (`deploy` for `docker flow deploy`); none in the original form.
     /// Set by `config::settings_for`, never by clap.

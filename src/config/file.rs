@@ -85,6 +85,7 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("health_timeout", Kind::Duration),
     ("lock_timeout", Kind::Duration),
     ("drain_timeout", Kind::Duration),
+    ("monitor", Kind::Duration),
     ("dry_run", Kind::Bool),
     ("format", Kind::Text),
 ];

@@ -42,8 +42,9 @@
 //! - Repeating a single-valued flag is allowed: the last one wins (as with the original).
 //! - Also new: `--proxy-context`, `--proxy-image`, `--proxy-http-port`, `--proxy-https-port`,
 //!   `--proxy-bind-address`, `--proxy-cert`, `--service-domain`, `--port`, `--path-type`,
-//!   `--health-path`, `--health-timeout`, `--lock-timeout`, `--drain-timeout`, `--dry-run`,
-//!   `--format`, `--consul-image`, `--consul-cacert`/`--consul-client-cert`/`--consul-client-key`,
+//!   `--health-path`, `--health-timeout`, `--lock-timeout`, `--drain-timeout`, `--monitor`,
+//!   `--dry-run`, `--format`, `--consul-image`,
+//!   `--consul-cacert`/`--consul-client-cert`/`--consul-client-key`,
 //!   `--flow-config`. `--skip-pull-target` and the single `--consul-template-path` are back.
 //!   `--proxy-reconf-port` is accepted and unused (the proxy is switched through HAProxy's
 //!   runtime API). The Consul token is read from `FLOW_CONSUL_TOKEN` / `CONSUL_HTTP_TOKEN` only.
@@ -84,6 +85,8 @@ pub const DEFAULT_PROXY_IMAGE: &str = "haproxy:lts";
 pub const DEFAULT_PROXY_NAME: &str = "docker-flow-proxy";
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an instance the proxy does not route must keep running (Swarm's `monitor` default).
+pub const DEFAULT_MONITOR: Duration = Duration::from_secs(5);
 
 /// One step of a run, in the order given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -227,6 +230,9 @@ pub struct Settings {
     pub health_timeout: Option<Duration>,
     pub lock_timeout: Duration,
     pub drain_timeout: Duration,
+    /// The monitor window: an instance with no routed port is healthy once it ran this long
+    /// without exiting or restarting (its Docker healthcheck, when it has one, passing too).
+    pub monitor: Duration,
     pub dry_run: bool,
     /// `docker flow proxy reconcile`: repair drift instead of switching.
     pub reconcile: bool,

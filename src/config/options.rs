@@ -113,6 +113,7 @@ pub(crate) const HEALTH_TIMEOUT: Opt =
     opt("--health-timeout", "FLOW_HEALTH_TIMEOUT", "health_timeout");
 pub(crate) const LOCK_TIMEOUT: Opt = opt("--lock-timeout", "FLOW_LOCK_TIMEOUT", "lock_timeout");
 pub(crate) const DRAIN_TIMEOUT: Opt = opt("--drain-timeout", "FLOW_DRAIN_TIMEOUT", "drain_timeout");
+pub(crate) const MONITOR: Opt = opt("--monitor", "FLOW_MONITOR", "monitor");
 pub(crate) const DRY_RUN: Opt = opt("--dry-run", "FLOW_DRY_RUN", "dry_run");
 pub(crate) const FORMAT: Opt = opt("--format", "FLOW_FORMAT", "format");
 
@@ -161,6 +162,7 @@ pub const OPTIONS: &[Opt] = &[
     HEALTH_TIMEOUT,
     LOCK_TIMEOUT,
     DRAIN_TIMEOUT,
+    MONITOR,
     DRY_RUN,
     FORMAT,
 ];

@@ -11,7 +11,7 @@ use super::sources::{parse_bool, parse_duration, parse_port, Layers, Opt};
 use super::{
     ConsulSettings, FlowName, Origins, ProxySettings, ScaleSpec, Secret, Settings,
     DEFAULT_CONSUL_IMAGE, DEFAULT_DRAIN_TIMEOUT, DEFAULT_FILE, DEFAULT_LOCK_TIMEOUT,
-    DEFAULT_PROXY_IMAGE, DEFAULT_PROXY_NAME,
+    DEFAULT_MONITOR, DEFAULT_PROXY_IMAGE, DEFAULT_PROXY_NAME,
 };
 use crate::cli::{ComposeArgs, FlowArgs, Format};
 use crate::release::PathType;
@@ -178,6 +178,9 @@ pub fn resolve(
             parse_duration,
         )?
         .map_or(DEFAULT_DRAIN_TIMEOUT, |d| d.0);
+    let monitor = l
+        .parsed(MONITOR, cli.monitor.as_deref(), "monitor", parse_duration)?
+        .map_or(DEFAULT_MONITOR, |d| d.0);
 
     let format = match cli.format {
         Some(f) => f,
@@ -212,6 +215,7 @@ pub fn resolve(
         health_timeout,
         lock_timeout,
         drain_timeout,
+        monitor,
         dry_run: flag_bool(&l, DRY_RUN, &cli.dry_run, false)?,
         reconcile: false,
         format,

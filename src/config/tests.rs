@@ -77,6 +77,7 @@ fn defaults() {
     assert_eq!(s.proxy.reconf_port, None);
     assert_eq!(s.lock_timeout, Duration::from_secs(60));
     assert_eq!(s.drain_timeout, Duration::from_secs(10));
+    assert_eq!(s.monitor, Duration::from_secs(5));
     assert_eq!(s.health_timeout, None);
     assert_eq!(s.format, Format::Text);
     assert_eq!(s.config_file, None);
@@ -142,6 +143,7 @@ fn every_option_from_flags() {
             "--health-timeout=2m",
             "--lock-timeout=5s",
             "--drain-timeout=500ms",
+            "--monitor=1m",
             "--flow=proxy",
             "--flow=stop-old",
         ],
@@ -197,6 +199,7 @@ fn every_option_from_flags() {
     assert_eq!(s.health_timeout, Some(Duration::from_secs(120)));
     assert_eq!(s.lock_timeout, Duration::from_secs(5));
     assert_eq!(s.drain_timeout, Duration::from_millis(500));
+    assert_eq!(s.monitor, Duration::from_secs(60));
     // A certificate alone: HTTPS on 443.
     let s = settings(&["deploy", "-t", "app", "--proxy-cert=c.pem"], &[], "");
     assert_eq!(s.proxy.https_port, Some(443));
@@ -243,6 +246,7 @@ health_path: /health
 health_timeout: 90
 lock_timeout: 1m30s
 drain_timeout: 0
+monitor: 2s
 dry_run: true
 format: json
 ";
@@ -284,6 +288,7 @@ format: json
         ("FLOW_HEALTH_TIMEOUT", "90"),
         ("FLOW_LOCK_TIMEOUT", "1m30s"),
         ("FLOW_DRAIN_TIMEOUT", "0"),
+        ("FLOW_MONITOR", "2s"),
         ("FLOW_DRY_RUN", "true"),
         ("FLOW_FORMAT", "json"),
     ];
@@ -326,6 +331,7 @@ format: json
         assert_eq!(s.health_timeout, Some(Duration::from_secs(90)));
         assert_eq!(s.lock_timeout, Duration::from_secs(90));
         assert_eq!(s.drain_timeout, Duration::ZERO);
+        assert_eq!(s.monitor, Duration::from_secs(2));
         assert_eq!(s.format, Format::Json);
     }
     assert_eq!(
@@ -762,6 +768,7 @@ fn bad_inputs_name_their_source() {
         // durations and health
         (&["deploy", "-t", "app", "--lock-timeout=ten"], &[], "", r#"invalid lock timeout "ten""#, "--lock-timeout flag"),
         (t, &[("FLOW_DRAIN_TIMEOUT", "-5s")], "", "not negative", "FLOW_DRAIN_TIMEOUT"),
+        (t, &[], "monitor: soon", r#"invalid monitor "soon""#, "docker-flow.yml key monitor"),
         (t, &[], "health_timeout: 0", "above 0", "docker-flow.yml key health_timeout"),
         (t, &[], "lock_timeout: [1s]", "expected a duration such as 10s or 1m30s, got a list", "docker-flow.yml key lock_timeout"),
         (&["deploy", "-t", "app", "--health-path=health"], &[], "", r#"invalid health path "health""#, "--health-path flag"),

@@ -149,7 +149,7 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
             // While the candidate turns healthy, the proxy's Runtime API path is readied, so a
             // `--flow proxy` in this run switches within milliseconds of health.
             let warm = async {
-                if cx.proxy_running().await {
+                if routes.port != 0 && cx.proxy_running().await {
                     if let Ok(p) = cx.proxy() {
                         p.prepare().await;
                     }
@@ -214,7 +214,7 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
     if in_place && state.live.is_some() {
         super::stand_in::sync(cx, FLOW, &new_state, None).await?;
     }
-    if new_state.live.is_some() && cx.proxy_running().await {
+    if new_state.live.is_some() && new_state.proxied() && cx.proxy_running().await {
         // Users stay where they are; the candidate becomes reachable with the preview header.
         cx.proxy_locked(|| async {
             let desired = super::model::build(cx, &new_state).await?;
@@ -225,6 +225,15 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
     }
     let message = if in_place && state.live.is_some() {
         format!("{next} was replaced in place and is healthy ({scale} instance(s))")
+    } else if !new_state.proxied() {
+        format!(
+            "{next} is up and running steadily ({scale} instance(s)); the proxy does not route {} (no path, domain or template){}",
+            cx.target,
+            match state.live {
+                Some(l) => format!(", so {next} already works beside {l}: run `docker flow proxy` to record {next} as live, then `docker flow stop-old` to stop {l}"),
+                None => format!(": run `docker flow proxy` to record {next} as live"),
+            }
+        )
     } else {
         format!(
             "{next} is up and healthy ({scale} instance(s)); {} — preview it with the header `X-Flow-Color: {next}`, then run `docker flow proxy` to switch users to {next}",
@@ -283,7 +292,7 @@ pub fn target_networks(project: &Project, target: &str) -> Vec<String> {
 /// `pull`: a deploy pulls the target's image (unless --skip-pull-target); scaling never does,
 /// so that every instance of a colour runs the same image.
 /// `port`: the routed container port, published on the services' host when the proxy runs on
-/// another engine (an ephemeral host port, so both colours can run at once).
+/// another engine (an ephemeral host port, so both colours can run at once); 0: none.
 pub fn color_project(
     cx: &FlowContext,
     color: Color,
@@ -305,7 +314,7 @@ pub fn color_project(
         service.spec.pull_policy =
             serde_yaml::from_value(serde_yaml::Value::String(policy.into())).ok();
     }
-    if let Reach::Published(ip) = cx.reach {
+    if let (Reach::Published(ip), false) = (cx.reach, port == 0) {
         // On Swarm each task publishes on its own node (host mode, every address of the node).
         let swarm = cx.runtime == Runtime::Swarm;
         let publish = docker_compose_types::Port {
@@ -423,33 +432,35 @@ pub async fn start_color(
         .collect())
 }
 
-/// Which container port the proxy sends requests to: --port, else what Consul kept, else the
-/// service's first published or exposed port.
+/// How requests reach the target through the proxy. A port is needed only when the service is
+/// routed (paths or domains, given now or kept in Consul, or a template): `--port`, else what
+/// Consul kept, else the service's only container port; several or none is bad input, found
+/// before anything starts. A service nothing routes gets port 0 (unless `--port` was given):
+/// its instances are registered with no check and gated by the monitor window.
 pub fn routes_of(cx: &FlowContext, state: &ReleaseState) -> Result<Routes, FlowError> {
     let p = &cx.settings.proxy;
     let stored = state.routes.clone().unwrap_or_default();
-    let service = &cx.project.services[&cx.target];
-    let port = p
-        .port
-        .or((stored.port != 0).then_some(stored.port))
-        .or_else(|| first_port(service))
-        .ok_or_else(|| {
-            FlowError::Invalid(format!(
-                "cannot tell which container port of {} to route to: set --port (or FLOW_PORT, or `port:` in docker-flow.yml)",
-                cx.target
-            ))
-        })?;
+    let paths = if p.service_paths.is_empty() {
+        stored.paths
+    } else {
+        p.service_paths.clone()
+    };
+    let domains = if p.service_domains.is_empty() {
+        stored.domains
+    } else {
+        p.service_domains.clone()
+    };
+    let templated = state.template.is_some() || p.template.is_some() || p.template_fe.is_some();
+    let routed = !paths.is_empty() || !domains.is_empty() || templated;
+    let port = match p.port {
+        Some(port) => port,
+        None if !routed => 0,
+        None if stored.port != 0 => stored.port,
+        None => only_port(&cx.target, &cx.project.services[&cx.target])?,
+    };
     Ok(Routes {
-        paths: if p.service_paths.is_empty() {
-            stored.paths
-        } else {
-            p.service_paths.clone()
-        },
-        domains: if p.service_domains.is_empty() {
-            stored.domains
-        } else {
-            p.service_domains.clone()
-        },
+        paths,
+        domains,
         port,
         path_type: p.path_type,
         proxy: Some(p.name.clone()),
@@ -457,22 +468,77 @@ pub fn routes_of(cx: &FlowContext, state: &ReleaseState) -> Result<Routes, FlowE
     })
 }
 
-fn first_port(service: &Service) -> Option<u16> {
-    if let docker_compose_types::Ports::Long(ports) = &service.spec.ports {
-        if let Some(p) = ports.first() {
-            return Some(p.target);
+/// The one container port a routed service lists; an error naming the candidates otherwise.
+fn only_port(target: &str, service: &Service) -> Result<u16, FlowError> {
+    let how = "set --port (or FLOW_PORT, or `port:` in docker-flow.yml); nothing was changed";
+    match container_ports(service).as_slice() {
+        [one] => Ok(*one),
+        [] => Err(FlowError::Invalid(format!(
+            "{target} is routed through the proxy (a path, domain or template) but lists no container port in `ports` or `expose`: {how}"
+        ))),
+        many => {
+            let mut shown: Vec<String> = many.iter().take(8).map(u16::to_string).collect();
+            if many.len() > 8 {
+                shown.push(format!("… ({} in all)", many.len()));
+            }
+            Err(FlowError::Invalid(format!(
+                "cannot tell which container port of {target} to route to: its `ports` and `expose` list {}; {how}",
+                shown.join(", ")
+            )))
         }
     }
-    service
-        .spec
-        .expose
-        .first()
-        .and_then(|e| e.split('/').next()?.split('-').next()?.parse().ok())
+}
+
+/// The TCP container ports a service lists: `ports` targets, then `expose` entries (ranges
+/// expanded), each once.
+fn container_ports(service: &Service) -> Vec<u16> {
+    let tcp = |proto: Option<&str>| proto.is_none_or(|p| p.eq_ignore_ascii_case("tcp"));
+    let mut out: Vec<u16> = Vec::new();
+    if let docker_compose_types::Ports::Long(ports) = &service.spec.ports {
+        out.extend(
+            ports
+                .iter()
+                .filter(|p| tcp(p.protocol.as_deref()))
+                .map(|p| p.target),
+        );
+    }
+    for entry in &service.spec.expose {
+        let (range, proto) = match entry.split_once('/') {
+            Some((r, p)) => (r, Some(p)),
+            None => (entry.as_str(), None),
+        };
+        if !tcp(proto) {
+            continue;
+        }
+        let (from, to) = range.split_once('-').unwrap_or((range, range));
+        if let (Ok(from), Ok(to)) = (from.trim().parse::<u16>(), to.trim().parse::<u16>()) {
+            out.extend(from..=to);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(*p));
+    out
 }
 
 /// Where the proxy reaches a container's `port`: its address on the target's first network, or,
 /// with the proxy on another engine, the advertise address and the port published for it.
+/// Port 0 (not routed): its address on the target's first network, published nothing.
 pub fn address_of(cx: &FlowContext, c: &Container, port: u16) -> Result<(String, u16), FlowError> {
+    let networks = target_networks(&cx.project, &cx.target);
+    let on_network = networks
+        .iter()
+        .find_map(|n| c.addresses.get(n))
+        .or_else(|| c.addresses.values().next());
+    if port == 0 {
+        // Recorded in Consul, never routed: a Swarm task whose overlay address was not looked
+        // up stands at the advertise address; a container on no network at none.
+        let at = match (on_network, cx.reach) {
+            (Some(a), _) => a.clone(),
+            (None, Reach::Published(ip)) => ip.to_string(),
+            (None, Reach::Networks) => String::new(),
+        };
+        return Ok((at, 0));
+    }
     if let Reach::Published(ip) = cx.reach {
         // A container on the services' engine: at the advertise address. A Swarm task: at its
         // node's address (each task publishes on its own node).
@@ -492,22 +558,18 @@ pub fn address_of(cx: &FlowContext, c: &Container, port: u16) -> Result<(String,
                 ))
             });
     }
-    let networks = target_networks(&cx.project, &cx.target);
-    networks
-        .iter()
-        .find_map(|n| c.addresses.get(n))
-        .or_else(|| c.addresses.values().next())
-        .map(|a| (a.clone(), port))
-        .ok_or_else(|| {
-            FlowError::Failed(format!(
-                "container {} has no network address the proxy can reach",
-                c.name
-            ))
-        })
+    on_network.map(|a| (a.clone(), port)).ok_or_else(|| {
+        FlowError::Failed(format!(
+            "container {} has no network address the proxy can reach",
+            c.name
+        ))
+    })
 }
 
-/// Registers each instance in Consul and waits until every one is healthy (its Docker
-/// healthcheck, when it has one, and its Consul check).
+/// Registers each instance in Consul and waits until every one is healthy: its Docker
+/// healthcheck, when it has one, and its Consul check. An instance nothing routes to (port 0)
+/// is registered with no check; on a plain engine it must run the monitor window without
+/// exiting or restarting (Swarm's task state gates it there).
 pub async fn register_and_wait(
     cx: &FlowContext,
     color: Color,
@@ -515,7 +577,8 @@ pub async fn register_and_wait(
     routes: &Routes,
 ) -> Result<(), FlowError> {
     let name = format!("{}-{color}", cx.service);
-    if let (Some(consul), Reach::Networks) = (&cx.embedded_consul, cx.reach) {
+    let routed = routes.port != 0;
+    if let (Some(consul), Reach::Networks, true) = (&cx.embedded_consul, cx.reach, routed) {
         // The embedded Consul checks from its own container: it must reach the instances.
         for network in target_networks(&cx.project, &cx.target) {
             crate::registry::attach_network(&cx.proxy_docker, consul, &network).await?;
@@ -533,6 +596,8 @@ pub async fn register_and_wait(
         let check = match &cx.settings.health_path {
             // Swarm's task state is the gate: Consul cannot reach overlay addresses.
             _ if cx.runtime == Runtime::Swarm => Check::None,
+            // No port to probe (and never a guessed one): the monitor window is the gate.
+            _ if !routed => Check::None,
             Some(path) => Check::Http {
                 url: format!("http://{address}:{port}{path}"),
                 interval: Duration::from_secs(1),
@@ -555,19 +620,48 @@ pub async fn register_and_wait(
             })
             .await?;
     }
-    let deadline = health_deadline(cx, containers).await;
+    let monitor = (!routed && cx.runtime == Runtime::Containers).then_some(cx.settings.monitor);
+    let allowance = healthcheck_allowance(cx, containers).await;
+    let mut deadline = cx.settings.health_timeout.unwrap_or_else(|| {
+        allowance.map_or(Duration::from_secs(90), |a| a + Duration::from_secs(10))
+    });
+    if let Some(window) = monitor {
+        // Never shorter than the window itself.
+        deadline = deadline.max(window + Duration::from_secs(5));
+    }
     let waiting = cx.report.wait(
         FLOW,
         &cx.service,
-        &format!(
-            "waiting until {} instance(s) of {color} are healthy (up to {}s)",
-            containers.len(),
-            deadline.as_secs()
-        ),
+        &match monitor {
+            Some(window) => format!(
+                "waiting until {} instance(s) of {color} have run {} without exiting or restarting (the monitor window; nothing routes to them){}",
+                containers.len(),
+                seconds(window),
+                if allowance.is_some() { " and are healthy" } else { "" },
+            ),
+            None => format!(
+                "waiting until {} instance(s) of {color} are healthy (up to {}s)",
+                containers.len(),
+                deadline.as_secs()
+            ),
+        },
     );
     let start = Instant::now();
+    let mut first: std::collections::HashMap<String, Life> = std::collections::HashMap::new();
     loop {
         cx.checkpoint(String::new)?;
+        if monitor.is_some() {
+            for c in containers {
+                let now = Life::of(cx, c).await?;
+                let before = first.entry(c.id.clone()).or_insert_with(|| now.clone());
+                if let Some(why) = unsteady(before, &now) {
+                    return Err(FlowError::Failed(format!(
+                        "{} {why} (see `docker logs {}`)",
+                        c.name, c.name
+                    )));
+                }
+            }
+        }
         let observed = super::runtime::observe(cx).await?;
         let now: Vec<&Container> = observed
             .of(color)
@@ -599,16 +693,25 @@ pub async fn register_and_wait(
         let consul_ok = containers
             .iter()
             .all(|c| passing.iter().any(|p| p.id == c.name));
+        let steady = monitor.is_none_or(|window| start.elapsed() >= window);
         let healthy = now
             .iter()
             .filter(|c| c.health.as_deref().is_none_or(|h| h == "healthy"))
             .filter(|c| passing.iter().any(|p| p.id == c.name))
             .count();
-        waiting.update(&format!(
-            "{healthy} of {} instance(s) of {color} healthy",
-            containers.len()
-        ));
-        if docker_ok && consul_ok {
+        waiting.update(&match monitor {
+            Some(window) => format!(
+                "{healthy} of {} instance(s) of {color} healthy, running steadily for {} of {}",
+                containers.len(),
+                seconds(start.elapsed().min(window)),
+                seconds(window)
+            ),
+            None => format!(
+                "{healthy} of {} instance(s) of {color} healthy",
+                containers.len()
+            ),
+        });
+        if docker_ok && consul_ok && steady {
             return Ok(());
         }
         if start.elapsed() > deadline {
@@ -621,32 +724,76 @@ pub async fn register_and_wait(
     }
 }
 
-/// --health-timeout, else what the compose healthcheck allows (start period plus every retry),
-/// plus slack for the container to start.
-/// --health-timeout, else what the containers' own healthcheck allows (the engine's rule, from
-/// the image's HEALTHCHECK merged with compose's), plus slack for Consul's first checks;
-/// 90 s for a container with no healthcheck.
-async fn health_deadline(cx: &FlowContext, containers: &[Container]) -> Duration {
-    if let Some(t) = cx.settings.health_timeout {
-        return t;
+/// `5s`, `1.5s`.
+fn seconds(d: Duration) -> String {
+    format!("{}s", (d.as_secs_f64() * 10.0).round() / 10.0)
+}
+
+/// What the monitor window watches of one instance (from `docker inspect`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Life {
+    /// `running`, `restarting`, `exited`…
+    status: String,
+    /// Restarts by the container's restart policy.
+    restarts: i64,
+    /// Changes with every (re)start.
+    started_at: String,
+    exit_code: i64,
+}
+
+impl Life {
+    async fn of(cx: &FlowContext, c: &Container) -> Result<Life, FlowError> {
+        let info = cx
+            .docker
+            .inspect_container(&c.id, None)
+            .await
+            .map_err(|e| FlowError::Failed(format!("inspect {}: {e}", c.name)))?;
+        let state = info.state.unwrap_or_default();
+        Ok(Life {
+            status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            restarts: info.restart_count.unwrap_or(0),
+            started_at: state.started_at.unwrap_or_default(),
+            exit_code: state.exit_code.unwrap_or(0),
+        })
     }
-    let Some(first) = containers.first() else {
-        return Duration::from_secs(90);
-    };
-    match cx.docker.inspect_container(&first.id, None).await {
-        Ok(info) => match info.config.and_then(|c| c.healthcheck) {
-            Some(hc)
-                if hc
-                    .test
-                    .as_ref()
-                    .is_some_and(|t| t.first().map(String::as_str) != Some("NONE")) =>
-            {
-                engine::service::healthcheck_deadline(Some(&hc)) + Duration::from_secs(10)
-            }
-            _ => Duration::from_secs(90),
-        },
-        Err(_) => Duration::from_secs(90),
+}
+
+/// Why an instance is not steady since it was first seen (None: it still is): it restarted
+/// (by its restart policy, even between two looks) or it no longer runs.
+fn unsteady(first: &Life, now: &Life) -> Option<String> {
+    if now.status == "restarting"
+        || now.restarts > first.restarts
+        || now.started_at != first.started_at
+    {
+        // The exit code is the last one only while it waits to be restarted.
+        let code = if now.status == "restarting" {
+            format!(" with code {}", now.exit_code)
+        } else {
+            String::new()
+        };
+        return Some(format!(
+            "restarted during the monitor window (it exited{code} and its restart policy started it again)"
+        ));
     }
+    (now.status != "running").then(|| {
+        format!(
+            "stopped running during the monitor window ({}, exit code {})",
+            now.status, now.exit_code
+        )
+    })
+}
+
+/// What the containers' own healthcheck allows (the engine's rule, from the image's
+/// HEALTHCHECK merged with compose's: start period plus every retry); None without one.
+async fn healthcheck_allowance(cx: &FlowContext, containers: &[Container]) -> Option<Duration> {
+    let first = containers.first()?;
+    let info = cx.docker.inspect_container(&first.id, None).await.ok()?;
+    let hc = info.config.and_then(|c| c.healthcheck)?;
+    let on = hc
+        .test
+        .as_ref()
+        .is_some_and(|t| t.first().map(String::as_str) != Some("NONE"));
+    on.then(|| engine::service::healthcheck_deadline(Some(&hc)))
 }
 
 /// Takes running containers of `color` out of service without removing them (stop-old,
@@ -685,4 +832,83 @@ pub async fn remove_color(
         cx.consul.deregister(&c.name).await?;
     }
     super::runtime::remove(cx, FLOW, color, containers).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(yaml: &str) -> Service {
+        Service {
+            name: "worker".into(),
+            spec: serde_yaml::from_str(yaml).expect("a compose service"),
+            extras: Default::default(),
+            file: "compose.yaml".into(),
+        }
+    }
+
+    #[test]
+    fn container_ports_are_the_tcp_targets_and_exposes_once_each() {
+        let s = service(
+            "image: x\nports:\n  - {target: 8080, published: 80}\n  - {target: 53, protocol: udp}\nexpose: ['8080', '9090/tcp', '5353/udp', '7000-7002']\n",
+        );
+        assert_eq!(container_ports(&s), [8080, 9090, 7000, 7001, 7002]);
+        assert!(container_ports(&service("image: x\n")).is_empty());
+    }
+
+    #[test]
+    fn a_routed_service_needs_exactly_one_port() {
+        assert_eq!(
+            only_port("api", &service("image: x\nexpose: ['8080']\n")).unwrap(),
+            8080
+        );
+        let two = only_port("api", &service("image: x\nexpose: ['8080', '9090']\n"))
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "api",
+            "8080, 9090",
+            "--port",
+            "FLOW_PORT",
+            "`port:` in docker-flow.yml",
+        ] {
+            assert!(two.contains(want), "{want:?} not in {two}");
+        }
+        let none = only_port("api", &service("image: x\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            none.contains("no container port") && none.contains("--port"),
+            "{none}"
+        );
+    }
+
+    fn life(status: &str, restarts: i64, started: &str) -> Life {
+        Life {
+            status: status.into(),
+            restarts,
+            started_at: started.into(),
+            exit_code: 1,
+        }
+    }
+
+    #[test]
+    fn the_monitor_window_fails_an_instance_that_exits_or_restarts() {
+        let first = life("running", 0, "t0");
+        assert_eq!(unsteady(&first, &first.clone()), None);
+        // Restarted between two looks: the count or the start time moved.
+        for now in [
+            life("running", 1, "t1"),
+            life("running", 0, "t1"),
+            life("restarting", 0, "t0"),
+        ] {
+            let why = unsteady(&first, &now).expect("unsteady");
+            assert!(why.contains("restarted"), "{why}");
+        }
+        let why = unsteady(&first, &life("exited", 0, "t0")).expect("unsteady");
+        assert!(
+            why.contains("exited") && why.contains("exit code 1"),
+            "{why}"
+        );
+    }
 }

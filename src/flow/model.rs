@@ -1,6 +1,7 @@
 //! The proxy's whole picture, rebuilt from Consul every time: every service docker flow manages,
 //! its live colour, routes, template and passing instances. The proxy keeps no state of its own,
-//! so a recreated proxy gets every route back.
+//! so a recreated proxy gets every route back. Services with no routed port and no template
+//! (workers) are left out.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,10 @@ pub async fn build(cx: &FlowContext, state: &ReleaseState) -> Result<ProxyModel,
         let (Some(live), Some(routes)) = (st.live, st.routes.clone()) else {
             continue;
         };
+        if !st.proxied() {
+            // Not routed (a worker): no backend, and the proxy joins none of its networks.
+            continue;
+        }
         let proxy = routes
             .proxy
             .as_deref()
@@ -41,8 +46,10 @@ pub async fn build(cx: &FlowContext, state: &ReleaseState) -> Result<ProxyModel,
                 .consul
                 .instances(&format!("{name}-{color}"), true)
                 .await?;
+            // A release deployed before the service was routed stands at port 0: not a server.
             let list: Vec<Server> = passing
                 .into_iter()
+                .filter(|i| i.port != 0)
                 .map(|i| Server {
                     name: i.id,
                     address: i.address,

@@ -117,17 +117,24 @@ async fn rollback(cx: &FlowContext) -> Result<(), FlowError> {
         event: "rolled-back".into(),
         at: now(),
     });
-    cx.proxy_locked(|| async {
-        let desired = model::build(cx, &new_state).await?;
-        let proxy = cx.proxy()?;
-        proxy.ensure(&desired).await?;
-        proxy.apply(&desired).await?;
+    if new_state.proxied() {
+        cx.proxy_locked(|| async {
+            let desired = model::build(cx, &new_state).await?;
+            let proxy = cx.proxy()?;
+            proxy.ensure(&desired).await?;
+            proxy.apply(&desired).await?;
+            cx.consul
+                .write_state(&cx.service, &new_state, &version)
+                .await?;
+            Ok(())
+        })
+        .await?;
+    } else {
+        // Not routed (a worker): the live colour changes in Consul alone.
         cx.consul
             .write_state(&cx.service, &new_state, &version)
             .await?;
-        Ok(())
-    })
-    .await?;
+    }
     super::stand_in::sync(cx, FLOW, &new_state, Some(live)).await?;
     // Users are on the previous release now; the rolled-back one drains and stops.
     super::deploy::stop_color(cx, FLOW, live, &observed.running(live))

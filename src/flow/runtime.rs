@@ -160,7 +160,7 @@ pub async fn start_swarm(
         None => HashSet::new(),
     };
     if observed.services.contains_key(&color) {
-        anchor_proxy(cx, flow).await?;
+        anchor_proxy(cx, flow, port).await?;
         swarm::scale_service(&cx.docker, &name, scale).await?;
     } else {
         let (project, compose_name) = color_project(cx, color, false, port, base);
@@ -176,7 +176,7 @@ pub async fn start_swarm(
         let key = object_key(cx, service).await?;
         secrets::ensure_swarm_objects(&cx.docker, &project, service, &mut spec, &key).await?;
         swarm::ensure_overlay_networks(&cx.docker, &project, service).await?;
-        anchor_proxy(cx, flow).await?;
+        anchor_proxy(cx, flow, port).await?;
         cx.report
             .step(flow, &cx.service, &format!("creating service {name}"));
         if let Err(e) = swarm::create_service(&cx.docker, spec.clone()).await {
@@ -189,16 +189,17 @@ pub async fn start_swarm(
             swarm::create_service(&cx.docker, spec).await?;
         }
     }
-    converge(cx, flow, color, scale, &before).await
+    converge(cx, flow, color, scale, port, &before).await
 }
 
 /// The proxy runs on the manager and is on the target's networks before tasks start. A node
 /// learns task addresses (the network's service records) only for networks it has a container
 /// on: with every task on other nodes, the proxy is the manager's only presence there, and it
 /// must reach the tasks anyway. Created from Consul's picture when missing, as `proxy` would.
-async fn anchor_proxy(cx: &FlowContext, flow: &str) -> Result<(), FlowError> {
-    if cx.reach != Reach::Networks {
-        // On another engine the proxy reaches published ports: it joins no overlay.
+async fn anchor_proxy(cx: &FlowContext, flow: &str, port: u16) -> Result<(), FlowError> {
+    if cx.reach != Reach::Networks || port == 0 {
+        // On another engine the proxy reaches published ports: it joins no overlay. A service
+        // nothing routes to (port 0) needs no proxy at all.
         return Ok(());
     }
     let (state, _) = cx.consul.read_state(&cx.service).await?;
@@ -226,6 +227,7 @@ async fn converge(
     flow: &str,
     color: Color,
     scale: u32,
+    port: u16,
     before: &HashSet<String>,
 ) -> Result<Vec<Container>, FlowError> {
     let name = service_name(cx, color);
@@ -263,15 +265,17 @@ async fn converge(
             )));
         }
         let current = observed.of(color);
-        // Reachable: on the overlay networks, or (a proxy on another engine) published.
+        // Reachable: on the overlay networks, or (a proxy on another engine) published; a task
+        // nothing routes to (port 0) only runs.
         let ready = current
             .iter()
             .filter(|c| {
                 c.running
-                    && match cx.reach {
-                        Reach::Networks => networks.iter().all(|n| c.addresses.contains_key(n)),
-                        Reach::Published(_) => !c.published.is_empty(),
-                    }
+                    && (port == 0
+                        || match cx.reach {
+                            Reach::Networks => networks.iter().all(|n| c.addresses.contains_key(n)),
+                            Reach::Published(_) => !c.published.is_empty(),
+                        })
             })
             .count();
         waiting.update(&format!("{ready} of {scale} task(s) of {name} running"));

@@ -123,7 +123,7 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
             .filter(|c| c.number > wanted)
             .cloned()
             .collect();
-        if is_live && cx.proxy_running().await {
+        if is_live && state.proxied() && cx.proxy_running().await {
             let names: Vec<String> = surplus.iter().map(|c| c.name.clone()).collect();
             cx.report
                 .step(FLOW, &cx.service, &format!("draining {}", names.join(", ")));
@@ -167,7 +167,7 @@ async fn scale(cx: &FlowContext) -> Result<(), FlowError> {
     if is_live || state.live.is_none() {
         new_state.scale = Some(wanted);
     }
-    let proxied = is_live && cx.proxy_running().await;
+    let proxied = is_live && new_state.proxied() && cx.proxy_running().await;
     cx.proxy_locked(|| async {
         if proxied {
             let desired = model::build(cx, &new_state).await?;

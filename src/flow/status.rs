@@ -370,7 +370,9 @@ fn print_service_text(s: &ServiceStatus) {
         s.scale.unwrap_or(0)
     );
     println!("Candidate: {}", colour(s.candidate));
-    if let Some(r) = &s.routes {
+    if s.routes.as_ref().is_some_and(|r| r.port == 0) {
+        println!("Routes:    none (no routed port: the proxy does not route it)");
+    } else if let Some(r) = &s.routes {
         println!(
             "Routes:    paths [{}] domains [{}] -> port {} (proxy {})",
             r.paths.join(", "),

@@ -1,6 +1,7 @@
 //! `proxy`: routes users to the candidate colour once it is deployed and healthy (the switch:
 //! the candidate becomes live), otherwise re-applies the live one. The proxy changes first and
-//! Consul second, so a run killed in between is completed by the next one.
+//! Consul second, so a run killed in between is completed by the next one. A service the proxy
+//! does not route (a worker) switches in Consul alone.
 
 use crate::proxy::ProxyError;
 use crate::release::Release;
@@ -33,6 +34,15 @@ async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
             if running == 0 || passing < running {
                 return Err(FlowError::Failed(format!(
                     "the candidate {candidate} is not healthy ({passing} of {running} instance(s) pass their check): users stay on {}",
+                    state.live.map_or("nothing".to_string(), |l| l.to_string())
+                )));
+            }
+            // Not routed, no Consul check: every instance it was deployed with still runs
+            // (one that crashed or restarts since is not running).
+            let all = observed.of(candidate).len();
+            if !state.proxied() && running < all {
+                return Err(FlowError::Failed(format!(
+                    "the candidate {candidate} is not healthy ({running} of {all} instance(s) run): {} stays live",
                     state.live.map_or("nothing".to_string(), |l| l.to_string())
                 )));
             }
@@ -70,6 +80,13 @@ async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
         routes.proxy = Some(p.name.clone());
         routes.networks = super::deploy::target_networks(&cx.project, &cx.target);
     }
+    if state.routes.is_some() && !state.proxied() && new_state.proxied() {
+        // Its instances are registered at port 0 with no check: nothing to route to yet.
+        return Err(FlowError::Invalid(format!(
+            "{} was deployed with no route (no path, domain or template), so its instances have no routed port and no health check: deploy it again with the route (--service-path, --service-domain or a template) before the proxy can route it; nothing was changed",
+            cx.target
+        )));
+    }
     if cx.settings.dry_run {
         cx.report.done(
             FLOW,
@@ -91,6 +108,27 @@ async fn switch(cx: &FlowContext) -> Result<(), FlowError> {
             event: "switched".into(),
             at: now(),
         });
+    }
+    if !new_state.proxied() {
+        // Nothing routes it: the switch is Consul's live colour alone; no proxy is started.
+        cx.consul
+            .write_state(&cx.service, &new_state, &version)
+            .await?;
+        super::stand_in::sync(cx, FLOW, &new_state, state.live).await?;
+        let what = if state.live == Some(to) {
+            format!("{to} stays live")
+        } else {
+            format!("{to} is live")
+        };
+        cx.report.done(
+            FLOW,
+            &cx.service,
+            &format!(
+                "{what} in Consul; the proxy does not route {} (no path, domain or template)",
+                cx.target
+            ),
+        );
+        return Ok(());
     }
     let report = cx
         .proxy_locked(|| async {
