@@ -23,8 +23,19 @@
 #   BENCH_LOG_DIR=DIR      keep the load generator's failure logs and the phase timelines there
 # Traffic goes to 127.0.0.1 only; everything created (containers, networks, Consul keys and
 # registrations, all named dfbench-<pid>-...) is removed on exit, also on Ctrl-C.
-set -euo pipefail
+set -eEuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# A command that fails where errexit is in force ends the script: say which one and where, or
+# it ends without a word. Where errexit is off (a condition, `set +e`, a command substitution),
+# failures are expected and left alone. (errtrace, `set -E`: also inside functions.)
+on_err() { # line
+  local rc=$? where="line $1 in ${FUNCNAME[1]}" i
+  [[ $- == *e* ]] || return "$rc"
+  for ((i = 2; i < ${#FUNCNAME[@]}; i++)); do where+=", called from line ${BASH_LINENO[i - 1]} in ${FUNCNAME[i]}"; done
+  printf 'bench: error: `%s` failed (status %s) at %s\n' "$BASH_COMMAND" "$rc" "$where" >&2
+  exit "$rc"
+}
+trap 'on_err "$LINENO"' ERR
 command -v cargo >/dev/null || export PATH="$HOME/.cargo/bin:$PATH"
 
 need() { # command debian-package

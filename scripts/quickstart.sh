@@ -14,7 +14,7 @@
 # built locally by `scripts/testbed.sh images` (Debian, as root: also starts dockerd if none answers).
 # Knobs: FLOW_PROXY_HTTP_PORT, FLOW_PROXY_NAME, FLOW_PROJECT and every other FLOW_* variable;
 # QUICKSTART_SKIP_INSTALL=1 uses the docker flow plugin already installed.
-set -euo pipefail
+set -eEuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 EXAMPLE=$ROOT/examples/demo
 PORT=${FLOW_PROXY_HTTP_PORT:-$(sed -n 's/^proxy_http_port: *\([0-9]*\).*/\1/p' "$EXAMPLE/docker-flow.yml")}
@@ -26,6 +26,17 @@ CREATED=${QUICKSTART_STATE:-${XDG_STATE_HOME:-$HOME/.local/state}/docker-flow/qu
 
 log() { printf 'quickstart: %s\n' "$*" >&2; }
 die() { printf 'quickstart: error: %s\n' "$*" >&2; exit 1; }
+# A command that fails where errexit is in force ends the script: say which one and where, or
+# it ends without a word. Where errexit is off (a condition, `set +e`, a command substitution),
+# failures are expected and left alone. (errtrace, `set -E`: also inside functions.)
+on_err() { # line
+  local rc=$? where="line $1 in ${FUNCNAME[1]}" i
+  [[ $- == *e* ]] || return "$rc"
+  for ((i = 2; i < ${#FUNCNAME[@]}; i++)); do where+=", called from line ${BASH_LINENO[i - 1]} in ${FUNCNAME[i]}"; done
+  printf 'quickstart: error: `%s` failed (status %s) at %s\n' "$BASH_COMMAND" "$rc" "$where" >&2
+  exit "$rc"
+}
+trap 'on_err "$LINENO"' ERR
 # One GET on loopback: curl, or bash's /dev/tcp where curl is not installed.
 get() { # port path
   if command -v curl >/dev/null; then

@@ -13,12 +13,16 @@
 #                             down) or brought back (the multi-node test's fault)
 #
 # Idempotent: a second `up` finds everything in place and returns in seconds.
-set -euo pipefail
+#
+# Under pipefail, no pipeline here ends with a reader that can stop early (`grep -q`, `head`):
+# its writer would die of SIGPIPE at random and the pipeline read as failed. Read the whole
+# output instead (docs/testbed.md; tests/scripts_pipefail.rs checks it).
+set -eEuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${DOCKERFLOW_TESTBED_STATE:-/var/lib/dockerflow-testbed}
 RUN=/run/dockerflow-testbed
-VERSION=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/demo/Cargo.toml" | head -n 1)
+VERSION=$(sed -n '/^version *= *"\(.*\)"/{s//\1/p;q}' "$ROOT/demo/Cargo.toml")
 
 DEMO_IMAGE=dockerflow/demo
 HAPROXY_IMAGE=dockerflow/haproxy:test
@@ -40,6 +44,19 @@ COMPOSE_PLUGIN=/usr/local/lib/docker/cli-plugins/docker-compose
 
 log() { printf 'testbed: %s\n' "$*" >&2; }
 die() { printf 'testbed: error: %s\n' "$*" >&2; exit 1; }
+# A command that fails where errexit is in force ends the script: say which one and where, or
+# it ends without a word. Where errexit is off (a condition, `set +e`, a command substitution),
+# failures are expected and left alone. (errtrace, `set -E`: also inside functions.)
+on_err() { # line
+  local rc=$? where="line $1 in ${FUNCNAME[1]}" i
+  [[ $- == *e* ]] || return "$rc"
+  for ((i = 2; i < ${#FUNCNAME[@]}; i++)); do where+=", called from line ${BASH_LINENO[i - 1]} in ${FUNCNAME[i]}"; done
+  printf 'testbed: error: `%s` failed (status %s) at %s\n' "$BASH_COMMAND" "$rc" "$where" >&2
+  exit "$rc"
+}
+trap 'on_err "$LINENO"' ERR
+# The first line of stdin, reading all of it (`head -n 1` stops reading: see the top).
+first_line() { sed -n 1p; }
 
 # Waits until "$@" succeeds, for at most $deadline seconds (polling, no fixed sleep).
 wait_for() {
@@ -70,9 +87,10 @@ preflight() {
 
 apt_updated=0
 apt_install() { # packages… (only the missing ones are installed)
-  local missing=() p
+  local missing=() p status
   for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) || status=
+    [[ $status == *'install ok installed'* ]] || missing+=("$p")
   done
   [ ${#missing[@]} -gt 0 ] || return 0
   if [ $apt_updated = 0 ]; then
@@ -96,9 +114,11 @@ apt_install() { # packages… (only the missing ones are installed)
 # The mirror this machine's own apt sources use, for the one-package downloads from other suites.
 debian_mirror() {
   local uri
-  uri=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v security | head -n 1)
-  [ -n "$uri" ] || uri=$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
-    awk '{for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' | grep -v security | head -n 1)
+  # The first URI that is not the security archive's (awk reads all its input: no early exit).
+  uri=$({ grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources || true; } |
+    awk '$2 !~ /security/ && u == "" { u = $2 } END { print u }')
+  [ -n "$uri" ] || uri=$({ grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list || true; } |
+    awk 'u == "" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { if ($i !~ /security/) u = $i; break } } END { print u }')
   [ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list{,.d}"
   echo "${uri%/}"
 }
@@ -121,7 +141,7 @@ fetch_deb() { # suite package
   (cd "$dir/debs" && apt-get "${opts[@]}" download "$pkg" >"$dir/download.log" 2>&1) ||
     { tail -n 20 "$dir/download.log" >&2; die "apt-get download $pkg ($suite) failed"; }
   mkdir -p "$root.tmp"
-  dpkg-deb -x "$(ls -t "$dir/debs/${pkg}"_*.deb | head -n 1)" "$root.tmp"
+  dpkg-deb -x "$(ls -t "$dir/debs/${pkg}"_*.deb | first_line)" "$root.tmp"
   mv "$root.tmp" "$root"
   echo "$root"
 }
@@ -232,7 +252,7 @@ nodes_net_up() {
   # whose policy the first dockerd sets to DROP.
   iptables -C FORWARD -i "$NODES_BRIDGE" -o "$NODES_BRIDGE" -j ACCEPT 2>/dev/null ||
     iptables -I FORWARD -i "$NODES_BRIDGE" -o "$NODES_BRIDGE" -j ACCEPT
-  local i ns
+  local i ns addrs
   for i in "${NODES[@]}"; do
     ns=dockerflow-n$i
     [ -e "/run/netns/$ns" ] || ip netns add "$ns"
@@ -241,8 +261,8 @@ nodes_net_up() {
       ip link add "dfn$i-h" type veth peer name "dfn$i-n"
     fi
     ! ip link show "dfn$i-n" >/dev/null 2>&1 || ip link set "dfn$i-n" netns "$ns"
-    ip -n "$ns" addr show dev "dfn$i-n" | grep -q "$(node_addr "$i")/" ||
-      ip -n "$ns" addr add "$(node_addr "$i")/24" dev "dfn$i-n"
+    addrs=$(ip -n "$ns" addr show dev "dfn$i-n") || addrs=
+    [[ $addrs == *"$(node_addr "$i")/"* ]] || ip -n "$ns" addr add "$(node_addr "$i")/24" dev "dfn$i-n"
     ip link set "dfn$i-h" master "$NODES_BRIDGE" up
     ip -n "$ns" link set "dfn$i-n" up
     ip -n "$ns" link set lo up
@@ -384,18 +404,20 @@ make_certs() {
 consul_bin() { echo "$STATE/bin/consul"; }
 
 consul_install() {
-  local bin
+  local bin version
   bin=$(consul_bin)
-  if [ -x "$bin" ] && "$bin" version 2>/dev/null | grep -q 'Consul v1.8.7'; then return; fi
+  # The whole output first: `| grep -q` stopped at the match, `consul version` died of SIGPIPE
+  # on its next line, and a right binary was reinstalled (about once in ten runs).
+  if [ -x "$bin" ] && version=$("$bin" version 2>/dev/null) && [[ $version == *'Consul v1.8.7'* ]]; then return; fi
   local root
   root=$(fetch_deb bullseye consul)
   [ -x "$root/usr/bin/consul" ] || die "the bullseye consul package has no usr/bin/consul"
   mkdir -p "$STATE/bin"
   install -m 755 "$root/usr/bin/consul" "$bin"
-  "$bin" version | head -n 1 >&2
+  "$bin" version | first_line >&2
 }
 
-consul_answers() { curl -fsS --max-time 2 "http://$CONSUL_ADDR/v1/status/leader" 2>/dev/null | grep -q ':'; }
+consul_answers() { local leader; leader=$(curl -fsS --max-time 2 "http://$CONSUL_ADDR/v1/status/leader" 2>/dev/null) && [[ $leader == *:* ]]; }
 
 consul_up() {
   consul_install
@@ -403,8 +425,8 @@ consul_up() {
     log "consul: answering on $CONSUL_ADDR"
     return
   fi
-  if ss -Hltn "sport = :${CONSUL_ADDR##*:}" | grep -q .; then
-    die "port ${CONSUL_ADDR##*:} is taken by something that is not Consul: $(ss -Hltnp "sport = :${CONSUL_ADDR##*:}" | head -n 1)"
+  if [ -n "$(ss -Hltn "sport = :${CONSUL_ADDR##*:}")" ]; then
+    die "port ${CONSUL_ADDR##*:} is taken by something that is not Consul: $(ss -Hltnp "sport = :${CONSUL_ADDR##*:}" | first_line)"
   fi
   log "consul: starting an agent on $CONSUL_ADDR"
   # A dev agent (in-memory server) bound to loopback only.
@@ -423,8 +445,8 @@ compose_install() {
   if [ -x "$COMPOSE_PLUGIN" ] && "$COMPOSE_PLUGIN" version >/dev/null 2>&1; then return; fi
   local root bin
   root=$(fetch_deb trixie docker-compose)
-  bin=$(find "$root" -type f -name docker-compose -path '*cli-plugins*' | head -n 1)
-  [ -n "$bin" ] || bin=$(find "$root" -type f -name docker-compose | head -n 1)
+  bin=$(find "$root" -type f -name docker-compose -path '*cli-plugins*' | first_line)
+  [ -n "$bin" ] || bin=$(find "$root" -type f -name docker-compose | first_line)
   [ -n "$bin" ] || die "the trixie docker-compose package has no docker-compose binary"
   mkdir -p "$(dirname "$COMPOSE_PLUGIN")"
   install -m 755 "$bin" "$COMPOSE_PLUGIN"
