@@ -270,7 +270,7 @@ fn the_package_and_the_archive_install_run_upgrade_and_leave_nothing() {
         .arg("Depends"));
     assert!(depends.contains("libc6 (>="), "Depends: {depends}");
     let lintian = run(Command::new("lintian")
-        .args(["--fail-on", "error", "--no-tag-display-limit"])
+        .args(["--fail-on", "error", "--tag-display-limit", "0"])
         .arg(&deb));
     eprintln!("lintian:\n{}", text(&lintian));
     assert!(lintian.status.success(), "lintian found errors");
@@ -294,7 +294,7 @@ fn the_package_and_the_archive_install_run_upgrade_and_leave_nothing() {
     // What docker's bash completion runs (no descriptions).
     assert_eq!(
         ok(Command::new(SYSTEM_PLUGIN).args(["__completeNoDesc", "flow", "st"])),
-        "status\nstop-old\n:4\n"
+        "stop-old\nstatus\n:4\n"
     );
 
     // The quick start's deploy through the installed plugin: the tour's config without its

@@ -99,6 +99,6 @@ mod tests {
         let out = render(&words(&["status", "--format", ""]), true);
         assert!(out.contains("json") && out.contains("text"), "{out}");
         let out = render(&words(&["st"]), false);
-        assert_eq!(out, "status\nstop-old\n:4\n");
+        assert_eq!(out, "stop-old\nstatus\n:4\n");
     }
 }
