@@ -171,11 +171,11 @@ Section: admin
 Priority: optional
 Homepage: $homepage
 Description: zero-downtime blue-green deploys of Compose services
- docker flow is a Docker CLI plugin: `docker flow deploy` runs the new
+ docker flow is a Docker CLI plugin: "docker flow deploy" runs the new
  release of a compose service beside the live one and waits until it is
- healthy, `docker flow proxy` switches HAProxy to it with no request lost,
- and `scale`, `stop-old`, `rollback` and `status` finish the set. Release
- state lives in Consul, so every machine sees the same truth.
+ healthy, "docker flow proxy" switches HAProxy to it with no request lost,
+ and scale, stop-old, rollback and status finish the set. Release state
+ lives in Consul, so every machine sees the same truth.
 EOF
   (cd "$root" && find usr -type f -print0 | sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"
   chmod 644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"

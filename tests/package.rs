@@ -269,6 +269,14 @@ fn the_package_and_the_archive_install_run_upgrade_and_leave_nothing() {
         .arg(&deb)
         .arg("Depends"));
     assert!(depends.contains("libc6 (>="), "Depends: {depends}");
+    let description = ok(Command::new("dpkg-deb")
+        .args(["--field"])
+        .arg(&deb)
+        .arg("Description"));
+    assert!(
+        description.contains("\"docker flow deploy\" runs the new"),
+        "Description: {description}"
+    );
     let lintian = run(Command::new("lintian")
         .args(["--fail-on", "error", "--tag-display-limit", "0"])
         .arg(&deb));
