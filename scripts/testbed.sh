@@ -165,6 +165,8 @@ engine_up() {
 
 engine_main_up() {
   apt_install docker.io iptables iproute2 ca-certificates curl openssl busybox-static haproxy procps util-linux
+  # tests/package.rs: scripts/package.sh (dpkg-shlibdeps) and the .deb's check.
+  apt_install dpkg-dev lintian
   if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
     log "engine: answering on unix:///var/run/docker.sock"
   else

@@ -23,8 +23,11 @@ fn main() -> ExitCode {
         }
     };
     match invocation {
-        Invocation::Complete(words) => {
-            print!("{}", cli::complete::render(&words));
+        Invocation::Complete {
+            words,
+            descriptions,
+        } => {
+            print!("{}", cli::complete::render(&words, descriptions));
             ExitCode::SUCCESS
         }
         Invocation::Run(globals, command) => match run(globals, *command) {

@@ -198,10 +198,24 @@ fn help_version_and_completion_through_the_cli() {
     ] {
         assert!(top.contains(cmd), "{cmd} missing from:\n{top}");
     }
-    assert_eq!(
-        cli.ok(&[], &["flow", "version"]).trim(),
-        format!("docker flow version {}", env!("CARGO_PKG_VERSION"))
+    // The version and the commit the plugin was built from (build.rs), as `docker --version`.
+    let version = cli.ok(&[], &["flow", "version"]);
+    let build = version
+        .trim()
+        .strip_prefix(&format!(
+            "docker flow version {}, build ",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .unwrap_or_else(|| panic!("{version}"));
+    let hex = build.strip_suffix("-dirty").unwrap_or(build);
+    assert!(
+        hex.len() >= 7 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+        "a git checkout builds with its commit: {version}"
     );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&[], &["flow", "version", "--format", "json"])).unwrap();
+    assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(json["commit"], build);
 
     let out = cli.ok(&[], &["__complete", "flow", "st"]);
     assert!(out.contains("status") && out.contains("stop-old"), "{out}");

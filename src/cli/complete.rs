@@ -56,11 +56,11 @@ pub fn candidates(words: &[String]) -> Vec<(String, String)> {
     out
 }
 
-/// The protocol's text: candidates, then the directive line.
-pub fn render(words: &[String]) -> String {
+/// The protocol's text: candidates (with their descriptions when asked), then the directive.
+pub fn render(words: &[String], descriptions: bool) -> String {
     let mut s = String::new();
     for (value, help) in candidates(words) {
-        if help.is_empty() {
+        if help.is_empty() || !descriptions {
             s.push_str(&format!("{value}\n"));
         } else {
             s.push_str(&format!("{value}\t{help}\n"));
@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn subcommands_by_prefix() {
-        let out = render(&words(&["s"]));
+        let out = render(&words(&["s"]), true);
         assert!(out.contains("scale\t"), "{out}");
         assert!(out.contains("status\t"), "{out}");
         assert!(out.contains("stop-old\t"), "{out}");
@@ -94,9 +94,11 @@ mod tests {
 
     #[test]
     fn flags_and_values_of_a_subcommand() {
-        let out = render(&words(&["status", "--f"]));
+        let out = render(&words(&["status", "--f"]), true);
         assert!(out.starts_with("--format\t"), "{out}");
-        let out = render(&words(&["status", "--format", ""]));
+        let out = render(&words(&["status", "--format", ""]), true);
         assert!(out.contains("json") && out.contains("text"), "{out}");
+        let out = render(&words(&["st"]), false);
+        assert_eq!(out, "stop-old\nstatus\n:4\n");
     }
 }

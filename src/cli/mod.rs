@@ -170,8 +170,12 @@ pub enum Format {
 pub enum Invocation {
     /// Run a command (clap already handled --help and parse errors).
     Run(GlobalOptions, Box<Command>),
-    /// `docker __complete flow …`: the cobra completion protocol.
-    Complete(Vec<String>),
+    /// `docker __complete flow …`: the cobra completion protocol; `__completeNoDesc` (what
+    /// docker's bash completion runs) wants the candidates without descriptions.
+    Complete {
+        words: Vec<String>,
+        descriptions: bool,
+    },
 }
 
 /// Reads argv (without argv[0]). `standalone` is true when no Docker CLI started us.
@@ -192,9 +196,12 @@ pub fn parse(args: &[String], standalone: bool) -> Result<Invocation, clap::Erro
             w.push("--help".into());
             w
         }
-        Some("__complete") => {
+        Some(first @ ("__complete" | "__completeNoDesc")) => {
             let skip = usize::from(rest.get(1).map(String::as_str) == Some(PLUGIN_NAME));
-            return Ok(Invocation::Complete(rest[1 + skip..].to_vec()));
+            return Ok(Invocation::Complete {
+                words: rest[1 + skip..].to_vec(),
+                descriptions: first == "__complete",
+            });
         }
         _ if standalone => rest,
         Some(other) => {
@@ -219,7 +226,7 @@ mod tests {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         match parse(&args, standalone)? {
             Invocation::Run(g, c) => Ok((g, *c)),
-            Invocation::Complete(_) => panic!("not a completion"),
+            Invocation::Complete { .. } => panic!("not a completion"),
         }
     }
 
@@ -260,13 +267,21 @@ mod tests {
 
     #[test]
     fn completion_words() {
-        let args: Vec<String> = ["__complete", "flow", "de"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        match parse(&args, false).unwrap() {
-            Invocation::Complete(w) => assert_eq!(w, vec!["de"]),
-            other => panic!("{other:?}"),
+        // docker's `__complete`, and docker's bash completion running the plugin itself with
+        // `__completeNoDesc`, with or without the plugin name.
+        for (args, standalone, descs) in [
+            (&["__complete", "flow", "de"][..], false, true),
+            (&["__completeNoDesc", "flow", "de"], true, false),
+            (&["__completeNoDesc", "de"], true, false),
+        ] {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            match parse(&args, standalone).unwrap() {
+                Invocation::Complete {
+                    words,
+                    descriptions,
+                } => assert_eq!((words, descriptions), (vec!["de".to_string()], descs)),
+                other => panic!("{other:?}"),
+            }
         }
     }
 }

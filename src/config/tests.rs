@@ -20,7 +20,7 @@ fn command(argv: &[&str]) -> Result<Command, clap::Error> {
         .collect();
     match cli::parse(&words, false)? {
         Invocation::Run(_, c) => Ok(*c),
-        Invocation::Complete(_) => panic!("not a completion"),
+        Invocation::Complete { .. } => panic!("not a completion"),
     }
 }
 
