@@ -78,7 +78,7 @@ if [ -n "$from" ]; then
   actual=$(sha256sum "$archive" | awk '{print $1}')
   [ "${actual,,}" = "${sha256,,}" ] || die "checksum mismatch for $from: expected $sha256, got $actual (nothing installed)"
   tar -xzf "$archive" -C "$tmp" || die "$from is not a gzip'ed tar archive"
-  bin=$(find "$tmp" -mindepth 2 -maxdepth 2 -type f -name docker-flow | head -n 1)
+  bin=$(find "$tmp" -mindepth 2 -maxdepth 2 -type f -name docker-flow -print -quit)
   [ -n "$bin" ] || die "$from holds no docker-flow-*/docker-flow (not a docker flow release archive)"
 else
   command -v cargo >/dev/null || export PATH="$HOME/.cargo/bin:$PATH"

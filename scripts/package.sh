@@ -49,7 +49,8 @@ esac
 case "$out" in /*) ;; *) out=$here/$out ;; esac
 case "$binary" in /* | "") ;; *) binary=$here/$binary ;; esac
 if [ "$target" != "$host" ] && [ -z "$binary" ]; then
-  rustup target list --installed 2>/dev/null | grep -qx "$target" ||
+  installed=$(rustup target list --installed 2>/dev/null || true)
+  grep -qx "$target" <<<"$installed" ||
     die "the Rust std for $target is not installed: rustup target add $target (needs static.rust-lang.org)"
 fi
 
@@ -61,14 +62,15 @@ if [ "$target" != "$host" ]; then
   build_args+=(--target "$target")
   bin_dir=${CARGO_TARGET_DIR:-$ROOT/target}/$target/release
 fi
-version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+version=$(sed -n '/^version = "\(.*\)"$/{s//\1/p;q}' Cargo.toml)
 [ -n "$version" ] || die "no version in Cargo.toml"
 if [ -n "$binary" ]; then
   [ -f "$binary" ] && [ -x "$binary" ] || die "--binary $binary: not an executable file"
   bin=$binary
   if [ "$target" = "$host" ]; then
-    "$bin" version | grep -q "^docker flow version $version," ||
-      die "--binary $binary is not docker flow $version: $("$bin" version 2>&1 | head -n 1)"
+    said=$("$bin" version 2>&1 || true)
+    grep -q "^docker flow version $version," <<<"$said" ||
+      die "--binary $binary is not docker flow $version: $(sed -n 1p <<<"$said")"
   fi
 else
   log "cargo ${build_args[*]}"
