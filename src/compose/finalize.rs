@@ -347,9 +347,11 @@ fn type_service(
     _env: &HashMap<String, String>,
 ) -> Result<Service, ComposeError> {
     let err = |key: &str, message: String| ComposeError::value(file, name, key, message);
-    m.shift_remove("profiles");
     m.shift_remove("extends");
-    let mut extras = ServiceExtras::default();
+    let mut extras = ServiceExtras {
+        passed: take_passed(&mut m).map_err(|e| err("(passed on)", e))?,
+        ..ServiceExtras::default()
+    };
     let int = |key: &str, v: &Value| -> Result<i64, ComposeError> {
         match v {
             Value::Number(n) if n.is_i64() => Ok(n.as_i64().unwrap_or_default()),
@@ -474,6 +476,67 @@ fn type_service(
         extras,
         file: file.to_path_buf(),
     })
+}
+
+/// Takes out of a service the keys docker flow passes on as written (docker-compose-types has
+/// no field for them), nested as in the file.
+fn take_passed(m: &mut Mapping) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    use super::normalize::{PASSED, PASSED_BUILD, PASSED_NETWORK};
+    let json = |v: &Value| serde_json::to_value(v).map_err(|e| e.to_string());
+    let take = |from: &mut Mapping, keys: &[&str]| -> Result<serde_json::Map<_, _>, String> {
+        let mut out = serde_json::Map::new();
+        for k in keys {
+            if let Some(v) = from.shift_remove(*k) {
+                out.insert(k.to_string(), json(&v)?);
+            }
+        }
+        Ok(out)
+    };
+    let mut out = take(m, PASSED)?;
+    if let Some(Value::Mapping(build)) = m.get_mut("build") {
+        let b = take(build, PASSED_BUILD)?;
+        if !b.is_empty() {
+            out.insert("build".into(), b.into());
+        }
+    }
+    if let Some(Value::Mapping(update)) =
+        m.get_mut("deploy").and_then(|d| d.get_mut("update_config"))
+    {
+        let u = take(update, &["order"])?;
+        if !u.is_empty() {
+            out.insert("deploy".into(), serde_json::json!({ "update_config": u }));
+        }
+    }
+    if let Some(Value::Mapping(nets)) = m.get_mut("networks") {
+        let mut n = serde_json::Map::new();
+        for (name, cfg) in nets.iter_mut() {
+            if let Value::Mapping(cfg) = cfg {
+                let c = take(cfg, PASSED_NETWORK)?;
+                if !c.is_empty() {
+                    n.insert(scalar(name).unwrap_or_default(), c.into());
+                }
+            }
+        }
+        if !n.is_empty() {
+            out.insert("networks".into(), n.into());
+        }
+    }
+    if let Some(Value::Sequence(ports)) = m.get_mut("ports") {
+        let mut any = false;
+        let mut list = Vec::with_capacity(ports.len());
+        for p in ports.iter_mut() {
+            let meta = match p {
+                Value::Mapping(p) => take(p, &["name", "app_protocol"])?,
+                _ => serde_json::Map::new(),
+            };
+            any |= !meta.is_empty();
+            list.push(serde_json::Value::Object(meta));
+        }
+        if any {
+            out.insert("ports".into(), list.into());
+        }
+    }
+    Ok(out)
 }
 
 fn check_cycles(services: &IndexMap<String, Service>) -> Result<(), ComposeError> {
@@ -617,7 +680,23 @@ fn network(file: &Path, project: &str, key: &str, v: &Value) -> Result<Network, 
         ],
     )?;
     let (name, is_external) = engine_name(project, key, &m);
-    let ipam = match m.get("ipam") {
+    // `ip_range` is kept beside the typed IPAM (docker-compose-types has no field for it).
+    let mut ip_ranges = Vec::new();
+    let mut ipam_value = m.get("ipam").cloned();
+    if let Some(Value::Sequence(configs)) = ipam_value
+        .as_mut()
+        .and_then(|i| i.as_mapping_mut())
+        .and_then(|i| i.get_mut("config"))
+    {
+        for c in configs.iter_mut() {
+            ip_ranges.push(
+                c.as_mapping_mut()
+                    .and_then(|c| c.shift_remove("ip_range"))
+                    .and_then(|r| scalar(&r)),
+            );
+        }
+    }
+    let ipam = match &ipam_value {
         None | Some(Value::Null) => None,
         Some(v) => Some(serde_yaml::from_value::<dct::Ipam>(v.clone()).map_err(|e| {
             ComposeError::Unsupported {
@@ -641,6 +720,7 @@ fn network(file: &Path, project: &str, key: &str, v: &Value) -> Result<Network, 
         enable_ipv6: bool_of(m.get("enable_ipv6")),
         labels: string_map_of(file, &format!("networks.{key}.labels"), m.get("labels"))?,
         ipam,
+        ip_ranges,
     })
 }
 
