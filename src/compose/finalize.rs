@@ -269,8 +269,8 @@ fn section(
     }
 }
 
-/// `env_file` contents under `environment`, bare variables from the environment (dropped
-/// when unset), build args likewise.
+/// `env_file` contents under `environment`, bare variables from the environment (kept
+/// without a value when unset), build args likewise (dropped when unset).
 fn resolve_environment(
     file: &Path,
     svc: &str,
@@ -309,10 +309,10 @@ fn resolve_environment(
     let mut resolved = Mapping::new();
     for (k, v) in merged {
         match v {
+            // Unset: kept without a value, as Compose keeps it (the engine gets the bare name).
             Value::Null => {
-                if let Some(val) = scalar(&k).and_then(|k| env.get(&k).cloned()) {
-                    resolved.insert(k, s(val));
-                }
+                let val = scalar(&k).and_then(|k| env.get(&k).cloned());
+                resolved.insert(k, val.map(s).unwrap_or(Value::Null));
             }
             other => {
                 resolved.insert(k, other);
