@@ -445,11 +445,8 @@ fn type_service(
         }
     }
     let value = Value::Mapping(m);
-    let mut spec: dct::Service =
-        serde_yaml::from_value(value).map_err(|e| ComposeError::InFile {
-            file: file.to_path_buf(),
-            message: format!("service {name:?}: {e}"),
-        })?;
+    let mut spec = <dct::Service as serde::Deserialize>::deserialize(&value)
+        .map_err(|e| typing_error(file, name, &value, &e.to_string()))?;
     // One form per key, whatever the untagged enums picked for empty values.
     if spec.ports.is_empty() {
         spec.ports = dct::Ports::Long(vec![]);
@@ -476,6 +473,55 @@ fn type_service(
         extras,
         file: file.to_path_buf(),
     })
+}
+
+/// A service docker-compose-types cannot type, told without serde's words: the key at fault
+/// (found by typing one key at a time) and, for an unknown field, its path under that key.
+fn typing_error(file: &Path, name: &str, svc: &Value, serde_message: &str) -> ComposeError {
+    let culprit = svc.as_mapping().into_iter().flatten().find(|(k, v)| {
+        let mut one = Mapping::new();
+        one.insert((*k).clone(), (*v).clone());
+        <dct::Service as serde::Deserialize>::deserialize(&Value::Mapping(one)).is_err()
+    });
+    let Some((key, v)) = culprit else {
+        return ComposeError::value(file, name, "(service)", "not a valid service definition");
+    };
+    let key = scalar(key).unwrap_or_default();
+    let unknown = serde_message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(field, _)| field.to_string());
+    match unknown {
+        Some(field) => {
+            let path = find_key(v, &field).unwrap_or(field);
+            ComposeError::unsupported(file, Some(name), format!("{key}.{path}"))
+        }
+        None => ComposeError::value(
+            file,
+            name,
+            key,
+            format!("{} is not a form Compose accepts here", kind(v)),
+        ),
+    }
+}
+
+/// The dotted path of the first mapping key `wanted` under `v`.
+fn find_key(v: &Value, wanted: &str) -> Option<String> {
+    match v {
+        Value::Mapping(m) => m.iter().find_map(|(k, child)| {
+            let k = scalar(k)?;
+            if k == wanted {
+                Some(k)
+            } else {
+                find_key(child, wanted).map(|p| format!("{k}.{p}"))
+            }
+        }),
+        Value::Sequence(seq) => seq
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| find_key(item, wanted).map(|p| format!("{i}.{p}"))),
+        _ => None,
+    }
 }
 
 /// Takes out of a service the keys docker flow passes on as written (docker-compose-types has
@@ -699,10 +745,19 @@ fn network(file: &Path, project: &str, key: &str, v: &Value) -> Result<Network, 
     let ipam = match &ipam_value {
         None | Some(Value::Null) => None,
         Some(v) => Some(serde_yaml::from_value::<dct::Ipam>(v.clone()).map_err(|e| {
-            ComposeError::Unsupported {
-                file: file.to_path_buf(),
-                service: None,
-                key: format!("networks.{key}.ipam ({e})"),
+            let e = e.to_string();
+            let field = e
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split_once('`'))
+                .and_then(|(f, _)| find_key(v, f));
+            match field {
+                Some(path) => {
+                    ComposeError::unsupported(file, None, format!("networks.{key}.ipam.{path}"))
+                }
+                None => ComposeError::in_file(
+                    file,
+                    format!("networks.{key}.ipam: not a form Compose accepts"),
+                ),
             }
         })?),
     };
@@ -744,4 +799,29 @@ fn volume(file: &Path, project: &str, key: &str, v: &Value) -> Result<Volume, Co
         )?,
         labels: string_map_of(file, &format!("volumes.{key}.labels"), m.get("labels"))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typing_errors_name_the_key_path_without_serde_words() {
+        let svc: Value =
+            serde_yaml::from_str("image: a\ndeploy: {update_config: {orderr: x}}").unwrap();
+        let e = <dct::Service as serde::Deserialize>::deserialize(&svc).unwrap_err();
+        let msg = typing_error(Path::new("/p/c.yaml"), "web", &svc, &e.to_string()).to_string();
+        assert_eq!(
+            msg,
+            "/p/c.yaml: service \"web\": key \"deploy.update_config.orderr\" is not supported by docker flow"
+        );
+        let svc: Value = serde_yaml::from_str("image: a\nlogging: 5").unwrap();
+        let e = <dct::Service as serde::Deserialize>::deserialize(&svc).unwrap_err();
+        let msg = typing_error(Path::new("/p/c.yaml"), "web", &svc, &e.to_string()).to_string();
+        assert!(msg.contains("service \"web\": logging: a number"), "{msg}");
+        assert!(
+            !msg.contains("variant") && !msg.contains("untagged"),
+            "{msg}"
+        );
+    }
 }
