@@ -19,7 +19,8 @@ pub fn resolve_bind_source(source: &str, base: &Path, home: Option<&str>) -> Str
         source.to_string()
     };
     if expanded.starts_with('/') {
-        clean_path(&expanded)
+        // Compose keeps an absolute source as written (only a joined relative one is cleaned).
+        expanded
     } else {
         clean_path(&format!("{}/{}", base.display(), expanded))
     }
@@ -302,5 +303,14 @@ mod tests {
             serde_yaml::from_str("type: tmpfs\ntarget: /t\ntmpfs: {size: 1k}").unwrap();
         let c = canonical_long(&m, Path::new("/p"), None).unwrap();
         assert_eq!(c["tmpfs"]["size"], Value::from(1024u64));
+    }
+
+    #[test]
+    fn absolute_bind_source_kept_as_written() {
+        assert_eq!(
+            resolve_bind_source("/etc/pihole/", Path::new("/p"), None),
+            "/etc/pihole/"
+        );
+        assert_eq!(resolve_bind_source("./d/", Path::new("/p"), None), "/p/d");
     }
 }

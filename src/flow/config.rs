@@ -54,7 +54,18 @@ pub fn to_document(project: &Project) -> Value {
     let services: Map<String, Value> = project
         .services
         .iter()
-        .map(|(name, svc)| (name.clone(), service_document(svc)))
+        .map(|(name, svc)| {
+            let mut v = service_document(svc);
+            // The image name docker flow gives a built service is its own default, not the
+            // file's: left out, as Compose leaves it out.
+            let default_image = format!("{}-{name}", project.name);
+            if svc.spec.build_.is_some() && svc.spec.image.as_deref() == Some(&default_image) {
+                if let Value::Object(m) = &mut v {
+                    m.remove("image");
+                }
+            }
+            (name.clone(), v)
+        })
         .collect();
     let mut doc = Map::new();
     doc.insert("name".into(), project.name.clone().into());
@@ -113,6 +124,14 @@ fn service_document(svc: &crate::compose::Service) -> Value {
                 if let Some(opts) = vol.get_mut(key) {
                     *opts = prune(opts.take());
                 }
+            }
+        }
+    }
+    if let Some(Value::Object(networks)) = v.get_mut("networks") {
+        // An attachment with no settings is `null` in Compose (`{}` means the same).
+        for cfg in networks.values_mut() {
+            if cfg.as_object().is_some_and(|m| m.is_empty()) {
+                *cfg = Value::Null;
             }
         }
     }
