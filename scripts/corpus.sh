@@ -13,10 +13,39 @@
 # DOCKERFLOW_CORPUS at an extracted copy, e.g. of docker/awesome-compose.
 #
 #   DOCKERFLOW_CORPUS=/tmp/awesome-compose scripts/corpus.sh [table-file]
+#   scripts/corpus.sh extract /tmp/compose-go/loader /tmp/cg-inline   (then DOCKERFLOW_CORPUS=...)
+#
+# DOCKERFLOW_CORPUS_ALL=1 takes every *.yaml / *.yml file as a project (compose-go's
+# loader/testdata names its fixtures freely).
 #
 # Prints one line per project: equal / differ / we fail / compose fails / both fail, then the
 # counts. Compose runs under a memory and time limit (alias bombs make it eat all memory).
 set -u
+
+# `scripts/corpus.sh extract GO_DIR DEST`: every Go raw string holding a `services:` section in
+# GO_DIR's *_test.go files (compose-go's loader tests) becomes DEST/<file>-<n>/compose.yaml.
+if [ "${1:-}" = extract ]; then
+  src=${2:?extract GO_DIR DEST} dest=${3:?extract GO_DIR DEST}
+  mkdir -p "$dest"
+  python3 - "$src" "$dest" <<'PY'
+import os, re, sys
+src, dest = sys.argv[1], sys.argv[2]
+n = 0
+for root, _, files in os.walk(src):
+    for f in sorted(files):
+        if not f.endswith("_test.go"):
+            continue
+        text = open(os.path.join(root, f), encoding="utf-8").read()
+        for i, body in enumerate(re.findall(r"`([^`]*)`", text)):
+            if re.search(r"^\s*services:", body, re.M) and "\n" in body:
+                d = os.path.join(dest, f"{f[:-3]}-{i}")
+                os.makedirs(d, exist_ok=True)
+                open(os.path.join(d, "compose.yaml"), "w").write(body)
+                n += 1
+print(f"{n} fixtures in {dest}")
+PY
+  exit 0
+fi
 corpus=${DOCKERFLOW_CORPUS:?set DOCKERFLOW_CORPUS to a directory of compose projects}
 format=${DOCKERFLOW_CORPUS_FORMAT:-yaml}
 flow=${DOCKERFLOW_BIN:-$(cd "$(dirname "$0")/.." && pwd)/target/debug/docker-flow}
@@ -48,7 +77,11 @@ while IFS= read -r file; do
   fi
   count[${verdict%%:*}]=$(( ${count[${verdict%%:*}]:-0} + 1 ))
   printf '%-60s %s\n' "$rel" "$verdict" >>"$out"
-done < <(find "$corpus" -type f \( -name compose.yaml -o -name compose.yml -o -name docker-compose.yml -o -name docker-compose.yaml \) | sort)
+done < <(if [ "${DOCKERFLOW_CORPUS_ALL:-}" = 1 ]; then
+  find "$corpus" -type f \( -name '*.yaml' -o -name '*.yml' \)
+else
+  find "$corpus" -type f \( -name compose.yaml -o -name compose.yml -o -name docker-compose.yml -o -name docker-compose.yaml \)
+fi | sort)
 for k in "equal" "differ" "we fail" "compose fails" "both fail"; do
   printf '%-14s %s\n' "$k" "${count[$k]:-0}" >>"$out"
 done
