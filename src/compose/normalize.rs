@@ -728,6 +728,11 @@ pub(crate) fn string_map(v: &Value, keep_null: bool) -> Result<Mapping, String> 
         Value::Mapping(m) => {
             for (k, val) in m {
                 let k = scalar(k).ok_or_else(|| "keys must be strings".to_string())?;
+                if super::value::merge_tag(val) == Some("reset") {
+                    // Kept tagged: merging removes the key (strip_tags, when alone).
+                    out.insert(s(k), val.clone());
+                    continue;
+                }
                 let (k, v) = match scalar(val) {
                     Some(t) => (s(k), s(t)),
                     None if val.is_null() => null(k),
@@ -822,6 +827,15 @@ mod tests {
         assert_eq!(m["external_links"][0], s("db:d"));
         assert_eq!(m["build"]["ssh"][0], s("default"));
         assert_eq!(m["networks"]["front"]["driver_opts"]["a"], s("b"));
+    }
+
+    #[test]
+    fn reset_inside_a_map_removes_the_key() {
+        let mut m = canon("environment: {FOO: !reset null, BAR: x}").unwrap();
+        let mut v = Value::Mapping(std::mem::take(&mut m));
+        super::super::value::strip_tags(&mut v);
+        assert!(v["environment"].get("FOO").is_none(), "{v:?}");
+        assert_eq!(v["environment"]["BAR"], s("x"));
     }
 
     #[test]
