@@ -18,7 +18,11 @@ pub fn resolve_bind_source(source: &str, base: &Path, home: Option<&str>) -> Str
     } else {
         source.to_string()
     };
-    if expanded.starts_with('/') {
+    let windows_absolute = {
+        let b = expanded.as_bytes();
+        b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/')
+    };
+    if expanded.starts_with('/') || windows_absolute {
         // Compose keeps an absolute source as written (only a joined relative one is cleaned).
         expanded
     } else {
@@ -312,5 +316,10 @@ mod tests {
             "/etc/pihole/"
         );
         assert_eq!(resolve_bind_source("./d/", Path::new("/p"), None), "/p/d");
+        // A Windows-absolute source (a Docker Desktop file) is not joined to the directory.
+        assert_eq!(
+            resolve_bind_source("Z:\\some-dir", Path::new("/p"), None),
+            "Z:\\some-dir"
+        );
     }
 }
