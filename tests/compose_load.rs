@@ -126,7 +126,10 @@ fn ours(p: &Project) -> Json {
             .map(|(k, v)| {
                 (
                     k.clone(),
-                    v.as_ref().map(|v| v.to_string()).unwrap_or_default(),
+                    // Unset (a bare name): Compose prints null and passes the bare name on.
+                    v.as_ref()
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "<unset>".into()),
                 )
             })
             .collect();
@@ -249,7 +252,7 @@ fn theirs(c: &Json) -> Json {
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string())))
+            .map(|(k, v)| (k, v.as_str().unwrap_or("<unset>").to_string()))
             .collect();
         m.insert("environment".into(), serde_json::to_value(env).unwrap());
         let labels: BTreeMap<String, String> = s["labels"]

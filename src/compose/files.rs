@@ -121,6 +121,13 @@ pub fn parse_yaml(path: &Path, text: &str) -> Result<Value, ComposeError> {
     let yaml_err = |e: serde_yaml::Error| {
         let loc = e.location();
         let mut message = e.to_string();
+        if message.starts_with("repetition limit exceeded") {
+            // serde_yaml stops expanding aliases past 100 times the document's size.
+            message =
+                "YAML aliases expand beyond docker flow's limit (100 times the file's size): \
+                       an alias bomb, or anchors nested too deep"
+                    .to_string();
+        }
         // serde_yaml appends " at line L column C"; the position is printed separately.
         if let Some(i) = message.find(" at line ") {
             message.truncate(i);
@@ -137,7 +144,12 @@ pub fn parse_yaml(path: &Path, text: &str) -> Result<Value, ComposeError> {
     } else {
         serde_yaml::from_str(text).map_err(yaml_err)?
     };
-    value.apply_merge().map_err(yaml_err)?;
+    apply_merge(&mut value).map_err(|message| ComposeError::Yaml {
+        file: path.to_path_buf(),
+        line: None,
+        column: None,
+        message,
+    })?;
     match value {
         Value::Null => Ok(Value::Mapping(Default::default())),
         Value::Mapping(_) => Ok(value),
@@ -150,6 +162,54 @@ pub fn parse_yaml(path: &Path, text: &str) -> Result<Value, ComposeError> {
                 super::value::kind(&other)
             ),
         }),
+    }
+}
+
+/// Applies `<<` merge keys as go-yaml does, innermost first: a mapping merged in may itself use
+/// `<<` (an anchor built from other anchors), and in `<<: [*a, *b]` the earlier one wins; keys
+/// written in the mapping win over merged ones. (serde_yaml's own `apply_merge` goes top-down
+/// and leaves the `<<` of a merged-in anchor behind.)
+fn apply_merge(v: &mut Value) -> Result<(), String> {
+    match v {
+        Value::Mapping(m) => {
+            for (_, child) in m.iter_mut() {
+                apply_merge(child)?;
+            }
+            let Some(merge) = m.shift_remove("<<") else {
+                return Ok(());
+            };
+            let sources = match merge {
+                Value::Mapping(one) => vec![one],
+                Value::Sequence(seq) => seq
+                    .into_iter()
+                    .map(|item| match item {
+                        Value::Mapping(one) => Ok(one),
+                        other => Err(format!(
+                            "merge key `<<`: list items must be mappings, found {}",
+                            super::value::kind(&other)
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?,
+                Value::Null => vec![],
+                other => {
+                    return Err(format!(
+                        "merge key `<<` must be a mapping or a list of mappings, found {}",
+                        super::value::kind(&other)
+                    ))
+                }
+            };
+            for source in sources {
+                for (k, val) in source {
+                    if !m.contains_key(&k) {
+                        m.insert(k, val);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Value::Sequence(seq) => seq.iter_mut().try_for_each(apply_merge),
+        Value::Tagged(t) => apply_merge(&mut t.value),
+        _ => Ok(()),
     }
 }
 
@@ -189,6 +249,52 @@ mod tests {
         .unwrap();
         assert_eq!(v["services"]["web"]["image"], Value::String("b".into()));
         assert_eq!(v["services"]["web"]["user"], Value::String("u".into()));
+    }
+
+    #[test]
+    fn merge_keys_inside_anchors_and_lists() {
+        let v = parse_yaml(
+            Path::new("c.yaml"),
+            "x-a: &a\n  image: a\n  user: ua\nx-b: &b\n  user: ub\n  tty: true\n\
+             x-c: &c\n  <<: *a\n  restart: always\n\
+             services:\n  one:\n    <<: *c\n  two:\n    <<: [*a, *b]\n    image: own\n",
+        )
+        .unwrap();
+        let one = &v["services"]["one"];
+        assert_eq!(one["image"], Value::String("a".into()));
+        assert_eq!(one["restart"], Value::String("always".into()));
+        assert!(one.get("<<").is_none(), "{one:?}");
+        let two = &v["services"]["two"];
+        assert_eq!(two["image"], Value::String("own".into()));
+        assert_eq!(
+            two["user"],
+            Value::String("ua".into()),
+            "the first source wins"
+        );
+        assert_eq!(two["tty"], Value::Bool(true));
+        let e = parse_yaml(Path::new("/p/c.yaml"), "services:\n  a:\n    <<: [x]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/p/c.yaml: merge key `<<`"), "{e}");
+    }
+
+    #[test]
+    fn alias_bomb_is_refused_naming_the_file() {
+        // compose-go's TestAliasBombPrevented "B9_N9_original_poc": 9 levels of 9 aliases.
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
+        let mut text = String::from("x-a: &a {k: v}\n");
+        for pair in names.windows(2) {
+            let refs = vec![format!("*{}", pair[0]); 9].join(", ");
+            text.push_str(&format!("x-{0}: &{0} [{refs}]\n", pair[1]));
+        }
+        text.push_str("services:\n  svc:\n    image: alpine\n");
+        let started = std::time::Instant::now();
+        let e = parse_yaml(Path::new("/p/bomb.yaml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(e.starts_with("/p/bomb.yaml"), "{e}");
+        assert!(e.contains("alias bomb"), "{e}");
     }
 
     #[test]

@@ -269,8 +269,8 @@ fn section(
     }
 }
 
-/// `env_file` contents under `environment`, bare variables from the environment (dropped
-/// when unset), build args likewise.
+/// `env_file` contents under `environment`, bare variables from the environment (kept
+/// without a value when unset), build args likewise (dropped when unset).
 fn resolve_environment(
     file: &Path,
     svc: &str,
@@ -309,10 +309,10 @@ fn resolve_environment(
     let mut resolved = Mapping::new();
     for (k, v) in merged {
         match v {
+            // Unset: kept without a value, as Compose keeps it (the engine gets the bare name).
             Value::Null => {
-                if let Some(val) = scalar(&k).and_then(|k| env.get(&k).cloned()) {
-                    resolved.insert(k, s(val));
-                }
+                let val = scalar(&k).and_then(|k| env.get(&k).cloned());
+                resolved.insert(k, val.map(s).unwrap_or(Value::Null));
             }
             other => {
                 resolved.insert(k, other);
@@ -347,9 +347,11 @@ fn type_service(
     _env: &HashMap<String, String>,
 ) -> Result<Service, ComposeError> {
     let err = |key: &str, message: String| ComposeError::value(file, name, key, message);
-    m.shift_remove("profiles");
     m.shift_remove("extends");
-    let mut extras = ServiceExtras::default();
+    let mut extras = ServiceExtras {
+        passed: take_passed(&mut m).map_err(|e| err("(passed on)", e))?,
+        ..ServiceExtras::default()
+    };
     let int = |key: &str, v: &Value| -> Result<i64, ComposeError> {
         match v {
             Value::Number(n) if n.is_i64() => Ok(n.as_i64().unwrap_or_default()),
@@ -443,11 +445,8 @@ fn type_service(
         }
     }
     let value = Value::Mapping(m);
-    let mut spec: dct::Service =
-        serde_yaml::from_value(value).map_err(|e| ComposeError::InFile {
-            file: file.to_path_buf(),
-            message: format!("service {name:?}: {e}"),
-        })?;
+    let mut spec = <dct::Service as serde::Deserialize>::deserialize(&value)
+        .map_err(|e| typing_error(file, name, &value, &e.to_string()))?;
     // One form per key, whatever the untagged enums picked for empty values.
     if spec.ports.is_empty() {
         spec.ports = dct::Ports::Long(vec![]);
@@ -474,6 +473,116 @@ fn type_service(
         extras,
         file: file.to_path_buf(),
     })
+}
+
+/// A service docker-compose-types cannot type, told without serde's words: the key at fault
+/// (found by typing one key at a time) and, for an unknown field, its path under that key.
+fn typing_error(file: &Path, name: &str, svc: &Value, serde_message: &str) -> ComposeError {
+    let culprit = svc.as_mapping().into_iter().flatten().find(|(k, v)| {
+        let mut one = Mapping::new();
+        one.insert((*k).clone(), (*v).clone());
+        <dct::Service as serde::Deserialize>::deserialize(&Value::Mapping(one)).is_err()
+    });
+    let Some((key, v)) = culprit else {
+        return ComposeError::value(file, name, "(service)", "not a valid service definition");
+    };
+    let key = scalar(key).unwrap_or_default();
+    let unknown = serde_message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(field, _)| field.to_string());
+    match unknown {
+        Some(field) => {
+            let path = find_key(v, &field).unwrap_or(field);
+            ComposeError::unsupported(file, Some(name), format!("{key}.{path}"))
+        }
+        None => ComposeError::value(
+            file,
+            name,
+            key,
+            format!("{} is not a form Compose accepts here", kind(v)),
+        ),
+    }
+}
+
+/// The dotted path of the first mapping key `wanted` under `v`.
+fn find_key(v: &Value, wanted: &str) -> Option<String> {
+    match v {
+        Value::Mapping(m) => m.iter().find_map(|(k, child)| {
+            let k = scalar(k)?;
+            if k == wanted {
+                Some(k)
+            } else {
+                find_key(child, wanted).map(|p| format!("{k}.{p}"))
+            }
+        }),
+        Value::Sequence(seq) => seq
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| find_key(item, wanted).map(|p| format!("{i}.{p}"))),
+        _ => None,
+    }
+}
+
+/// Takes out of a service the keys docker flow passes on as written (docker-compose-types has
+/// no field for them), nested as in the file.
+fn take_passed(m: &mut Mapping) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    use super::normalize::{PASSED, PASSED_BUILD, PASSED_NETWORK};
+    let json = |v: &Value| serde_json::to_value(v).map_err(|e| e.to_string());
+    let take = |from: &mut Mapping, keys: &[&str]| -> Result<serde_json::Map<_, _>, String> {
+        let mut out = serde_json::Map::new();
+        for k in keys {
+            if let Some(v) = from.shift_remove(*k) {
+                out.insert(k.to_string(), json(&v)?);
+            }
+        }
+        Ok(out)
+    };
+    let mut out = take(m, PASSED)?;
+    if let Some(Value::Mapping(build)) = m.get_mut("build") {
+        let b = take(build, PASSED_BUILD)?;
+        if !b.is_empty() {
+            out.insert("build".into(), b.into());
+        }
+    }
+    if let Some(Value::Mapping(update)) =
+        m.get_mut("deploy").and_then(|d| d.get_mut("update_config"))
+    {
+        let u = take(update, &["order"])?;
+        if !u.is_empty() {
+            out.insert("deploy".into(), serde_json::json!({ "update_config": u }));
+        }
+    }
+    if let Some(Value::Mapping(nets)) = m.get_mut("networks") {
+        let mut n = serde_json::Map::new();
+        for (name, cfg) in nets.iter_mut() {
+            if let Value::Mapping(cfg) = cfg {
+                let c = take(cfg, PASSED_NETWORK)?;
+                if !c.is_empty() {
+                    n.insert(scalar(name).unwrap_or_default(), c.into());
+                }
+            }
+        }
+        if !n.is_empty() {
+            out.insert("networks".into(), n.into());
+        }
+    }
+    if let Some(Value::Sequence(ports)) = m.get_mut("ports") {
+        let mut any = false;
+        let mut list = Vec::with_capacity(ports.len());
+        for p in ports.iter_mut() {
+            let meta = match p {
+                Value::Mapping(p) => take(p, &["name", "app_protocol"])?,
+                _ => serde_json::Map::new(),
+            };
+            any |= !meta.is_empty();
+            list.push(serde_json::Value::Object(meta));
+        }
+        if any {
+            out.insert("ports".into(), list.into());
+        }
+    }
+    Ok(out)
 }
 
 fn check_cycles(services: &IndexMap<String, Service>) -> Result<(), ComposeError> {
@@ -617,13 +726,38 @@ fn network(file: &Path, project: &str, key: &str, v: &Value) -> Result<Network, 
         ],
     )?;
     let (name, is_external) = engine_name(project, key, &m);
-    let ipam = match m.get("ipam") {
+    // `ip_range` is kept beside the typed IPAM (docker-compose-types has no field for it).
+    let mut ip_ranges = Vec::new();
+    let mut ipam_value = m.get("ipam").cloned();
+    if let Some(Value::Sequence(configs)) = ipam_value
+        .as_mut()
+        .and_then(|i| i.as_mapping_mut())
+        .and_then(|i| i.get_mut("config"))
+    {
+        for c in configs.iter_mut() {
+            ip_ranges.push(
+                c.as_mapping_mut()
+                    .and_then(|c| c.shift_remove("ip_range"))
+                    .and_then(|r| scalar(&r)),
+            );
+        }
+    }
+    let ipam = match &ipam_value {
         None | Some(Value::Null) => None,
         Some(v) => Some(serde_yaml::from_value::<dct::Ipam>(v.clone()).map_err(|e| {
-            ComposeError::Unsupported {
-                file: file.to_path_buf(),
-                service: None,
-                key: format!("networks.{key}.ipam ({e})"),
+            let e = e.to_string();
+            let field = e
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split_once('`'))
+                .and_then(|(f, _)| find_key(v, f));
+            match field {
+                Some(path) => {
+                    ComposeError::unsupported(file, None, format!("networks.{key}.ipam.{path}"))
+                }
+                None => ComposeError::in_file(
+                    file,
+                    format!("networks.{key}.ipam: not a form Compose accepts"),
+                ),
             }
         })?),
     };
@@ -641,6 +775,7 @@ fn network(file: &Path, project: &str, key: &str, v: &Value) -> Result<Network, 
         enable_ipv6: bool_of(m.get("enable_ipv6")),
         labels: string_map_of(file, &format!("networks.{key}.labels"), m.get("labels"))?,
         ipam,
+        ip_ranges,
     })
 }
 
@@ -664,4 +799,29 @@ fn volume(file: &Path, project: &str, key: &str, v: &Value) -> Result<Volume, Co
         )?,
         labels: string_map_of(file, &format!("volumes.{key}.labels"), m.get("labels"))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typing_errors_name_the_key_path_without_serde_words() {
+        let svc: Value =
+            serde_yaml::from_str("image: a\ndeploy: {update_config: {orderr: x}}").unwrap();
+        let e = <dct::Service as serde::Deserialize>::deserialize(&svc).unwrap_err();
+        let msg = typing_error(Path::new("/p/c.yaml"), "web", &svc, &e.to_string()).to_string();
+        assert_eq!(
+            msg,
+            "/p/c.yaml: service \"web\": key \"deploy.update_config.orderr\" is not supported by docker flow"
+        );
+        let svc: Value = serde_yaml::from_str("image: a\nlogging: 5").unwrap();
+        let e = <dct::Service as serde::Deserialize>::deserialize(&svc).unwrap_err();
+        let msg = typing_error(Path::new("/p/c.yaml"), "web", &svc, &e.to_string()).to_string();
+        assert!(msg.contains("service \"web\": logging: a number"), "{msg}");
+        assert!(
+            !msg.contains("variant") && !msg.contains("untagged"),
+            "{msg}"
+        );
+    }
 }

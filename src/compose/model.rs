@@ -6,7 +6,8 @@
 //!   set (`tcp` default), `host_ip` as written (None = all addresses), `published` None = random.
 //! - `environment`: always `Environment::KvPair`, `env_file` contents merged under it (the file is
 //!   lower precedence), values `Some(SingleValue::String)`; a bare `FOO` takes the value from the
-//!   interpolation environment, or is dropped when unset (as Compose does); `env_file` emptied.
+//!   interpolation environment, or stays `None` when unset (as Compose keeps it: the engine
+//!   gets the bare name `FOO`); `env_file` emptied.
 //! - `labels`: always `Labels::Map`. `sysctls`: always `SysCtls::Map`.
 //! - `volumes`: always `Volumes::Advanced`: `type` is `bind`, `volume` or `tmpfs`; bind sources
 //!   are absolute paths; volume sources are the key in `Project::volumes` (None = anonymous).
@@ -19,7 +20,7 @@
 //!   services that are active.
 //! - `extra_hosts`: `host:ip` strings. `tmpfs`: `Tmpfs::List`. `build.context`: absolute.
 //! - `image`: set; a service with `build:` and no image gets `<project>-<service>`.
-//! - `extends`, `profiles`, `env_file`: resolved and emptied.
+//! - `extends`, `env_file`: resolved and emptied. `profiles`: kept as written (already applied).
 //! - `secrets` / `configs`: moved into `ServiceExtras` as long-form [`FileRef`]s (the typed
 //!   `spec.secrets` stays None), each `source` a key of `Project::secrets` / `configs`.
 //!
@@ -94,6 +95,12 @@ pub struct ServiceExtras {
     /// `configs:` of the service, long form.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<FileRef>,
+    /// Compose keys docker flow loads and passes on as written, nested as in the file:
+    /// `attach`, `gpus`, `isolation`, `credential_spec`, `external_links`, `build.ssh`...,
+    /// `deploy.update_config.order`, `networks.<n>.mac_address`..., and `ports[i].name` /
+    /// `app_protocol` (a list holds one object per port, by index). `config` prints them.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub passed: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A service's use of a top-level secret or config (`source` is its key there). `target`, `uid`,
@@ -186,8 +193,11 @@ pub struct Network {
     pub internal: bool,
     pub enable_ipv6: bool,
     pub labels: IndexMap<String, String>,
-    /// IPAM driver and configs (subnet, ip_range, gateway), as written.
+    /// IPAM driver and configs (subnet, gateway), as written.
     pub ipam: Option<docker_compose_types::Ipam>,
+    /// `ipam.config[i].ip_range`, by index of `ipam.config` (docker-compose-types has no field).
+    #[serde(skip)]
+    pub ip_ranges: Vec<Option<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

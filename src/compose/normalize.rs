@@ -101,19 +101,52 @@ pub(crate) const EXTRAS: &[&str] = &[
     "configs",
 ];
 
+/// Service keys docker flow loads and passes on as written (`ServiceExtras::passed`), as
+/// Compose does: the engine, not the loader, decides what they mean on its host.
+pub(crate) const PASSED: &[&str] = &[
+    "attach",
+    "credential_spec",
+    "external_links",
+    "gpus",
+    "isolation",
+];
+
+/// Keys of `build:` passed on as written, beside the ones docker-compose-types types.
+pub(crate) const PASSED_BUILD: &[&str] = &[
+    "ssh",
+    "secrets",
+    "additional_contexts",
+    "cache_to",
+    "platforms",
+    "tags",
+    "privileged",
+    "pull",
+    "no_cache",
+    "extra_hosts",
+    "isolation",
+    "ulimits",
+    "entitlements",
+    "provenance",
+    "sbom",
+];
+
+/// Keys of a service's network attachment passed on as written.
+pub(crate) const PASSED_NETWORK: &[&str] = &[
+    "mac_address",
+    "driver_opts",
+    "link_local_ips",
+    "priority",
+    "gw_priority",
+];
+
 /// Service keys of the Compose spec docker flow does not handle.
 const UNSUPPORTED: &[&str] = &[
-    "attach",
     "blkio_config",
     "cpu_count",
     "cpu_percent",
     "cpu_rt_period",
     "cpu_rt_runtime",
-    "credential_spec",
     "develop",
-    "external_links",
-    "gpus",
-    "isolation",
     "label_file",
     "models",
     "post_start",
@@ -166,6 +199,7 @@ const STRING_LISTS: &[&str] = &[
     "expose",
     "volumes_from",
     "security_opt",
+    "external_links",
     "device_cgroup_rules",
 ];
 
@@ -191,7 +225,10 @@ pub(crate) fn canonical_service(
         if key.starts_with("x-") {
             continue;
         }
-        if !TYPED.contains(&key.as_str()) && !EXTRAS.contains(&key.as_str()) {
+        if !TYPED.contains(&key.as_str())
+            && !EXTRAS.contains(&key.as_str())
+            && !PASSED.contains(&key.as_str())
+        {
             return Err(if UNSUPPORTED.contains(&key.as_str()) {
                 ComposeError::unsupported(ctx.file, Some(name), key)
             } else {
@@ -516,6 +553,7 @@ fn canonical_key(ctx: &FileCtx, name: &str, key: &str, v: Value) -> Result<Value
                         | "cache_from"
                         | "labels"
                 ) && !bk.starts_with("x-")
+                    && !PASSED_BUILD.contains(&bk.as_str())
                 {
                     return Err(ComposeError::unsupported(
                         ctx.file,
@@ -631,6 +669,9 @@ fn network_attachment(
             "ipv4_address" | "ipv6_address" => {
                 out.insert(s(k), s(scalar(&v).unwrap_or_default()));
             }
+            k if PASSED_NETWORK.contains(&k) => {
+                out.insert(s(k), v);
+            }
             other => {
                 return Err(ComposeError::unsupported(
                     ctx.file,
@@ -687,6 +728,11 @@ pub(crate) fn string_map(v: &Value, keep_null: bool) -> Result<Mapping, String> 
         Value::Mapping(m) => {
             for (k, val) in m {
                 let k = scalar(k).ok_or_else(|| "keys must be strings".to_string())?;
+                if super::value::merge_tag(val) == Some("reset") {
+                    // Kept tagged: merging removes the key (strip_tags, when alone).
+                    out.insert(s(k), val.clone());
+                    continue;
+                }
                 let (k, v) = match scalar(val) {
                     Some(t) => (s(k), s(t)),
                     None if val.is_null() => null(k),
@@ -761,12 +807,35 @@ mod tests {
         );
         let e = canon("imagee: x").unwrap_err().to_string();
         assert!(e.contains("\"imagee\" is not a Compose service key"), "{e}");
-        let e = canon("networks: {front: {priority: 3}}")
+        let e = canon("networks: {front: {ipv5_address: x}}")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("networks.front.priority"), "{e}");
+        assert!(e.contains("networks.front.ipv5_address"), "{e}");
         let e = canon("ports: ['x:80']").unwrap_err().to_string();
         assert!(e.contains("ports"), "{e}");
+    }
+
+    #[test]
+    fn keys_compose_accepts_are_kept() {
+        let m = canon(
+            "attach: false\ngpus: all\nisolation: default\nexternal_links: [db:d]\n\
+             credential_spec: {config: x}\nbuild: {context: ., ssh: [default], cache_to: [a]}\n\
+             networks: {front: {mac_address: 02:42:ac:11:00:02, driver_opts: {a: b}}}\n",
+        )
+        .unwrap();
+        assert_eq!(m["gpus"], s("all"));
+        assert_eq!(m["external_links"][0], s("db:d"));
+        assert_eq!(m["build"]["ssh"][0], s("default"));
+        assert_eq!(m["networks"]["front"]["driver_opts"]["a"], s("b"));
+    }
+
+    #[test]
+    fn reset_inside_a_map_removes_the_key() {
+        let mut m = canon("environment: {FOO: !reset null, BAR: x}").unwrap();
+        let mut v = Value::Mapping(std::mem::take(&mut m));
+        super::super::value::strip_tags(&mut v);
+        assert!(v["environment"].get("FOO").is_none(), "{v:?}");
+        assert_eq!(v["environment"]["BAR"], s("x"));
     }
 
     #[test]

@@ -209,7 +209,16 @@ pub fn canonical(entry: &Value) -> Result<Vec<Value>, String> {
             .map(PortSpec::to_value)
             .collect()),
         Value::String(t) => Ok(parse_short(t)?.iter().map(PortSpec::to_value).collect()),
-        Value::Mapping(m) => Ok(vec![parse_long(m)?.to_value()]),
+        Value::Mapping(m) => {
+            let mut v = parse_long(m)?.to_value();
+            // Metadata the engine has no use for, kept for `config` as Compose keeps it.
+            for key in ["name", "app_protocol"] {
+                if let (Some(text), Value::Mapping(out)) = (m.get(key).and_then(scalar), &mut v) {
+                    out.insert(s(key), s(text));
+                }
+            }
+            Ok(vec![v])
+        }
         other => Err(format!(
             "a port must be a string, number or mapping, not {}",
             super::value::kind(other)

@@ -18,8 +18,13 @@ pub fn resolve_bind_source(source: &str, base: &Path, home: Option<&str>) -> Str
     } else {
         source.to_string()
     };
-    if expanded.starts_with('/') {
-        clean_path(&expanded)
+    let windows_absolute = {
+        let b = expanded.as_bytes();
+        b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/')
+    };
+    if expanded.starts_with('/') || windows_absolute {
+        // Compose keeps an absolute source as written (only a joined relative one is cleaned).
+        expanded
     } else {
         clean_path(&format!("{}/{}", base.display(), expanded))
     }
@@ -302,5 +307,19 @@ mod tests {
             serde_yaml::from_str("type: tmpfs\ntarget: /t\ntmpfs: {size: 1k}").unwrap();
         let c = canonical_long(&m, Path::new("/p"), None).unwrap();
         assert_eq!(c["tmpfs"]["size"], Value::from(1024u64));
+    }
+
+    #[test]
+    fn absolute_bind_source_kept_as_written() {
+        assert_eq!(
+            resolve_bind_source("/etc/pihole/", Path::new("/p"), None),
+            "/etc/pihole/"
+        );
+        assert_eq!(resolve_bind_source("./d/", Path::new("/p"), None), "/p/d");
+        // A Windows-absolute source (a Docker Desktop file) is not joined to the directory.
+        assert_eq!(
+            resolve_bind_source("Z:\\some-dir", Path::new("/p"), None),
+            "Z:\\some-dir"
+        );
     }
 }

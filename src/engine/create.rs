@@ -181,6 +181,7 @@ pub fn container_config(
         annotations,
         secrets: _, // mounts below (engine::secrets)
         configs: _,
+        passed,
     } = &service.extras;
 
     // Keys the loader resolves; seeing them here means the model is not canonical.
@@ -421,6 +422,23 @@ pub fn container_config(
         }
     }
 
+    device_requests.extend(gpu_requests(passed.get("gpus")));
+    // `external_links` (containers outside the project) go to the engine as written, as Compose
+    // sends them: `name:alias`, or `name:name`.
+    let mut links = ctx.links.clone();
+    for l in passed
+        .get("external_links")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+    {
+        links.push(match l.split_once(':') {
+            Some(_) => l.to_string(),
+            None => format!("{l}:{l}"),
+        });
+    }
+
     let devices = devices
         .iter()
         .map(|d| {
@@ -609,7 +627,7 @@ pub fn container_config(
                 })
                 .collect(),
         ),
-        links: none_if_empty(ctx.links.clone()),
+        links: none_if_empty(links),
         oom_score_adj: *oom_score_adj,
         // Resources
         cgroup_parent: cgroup_parent.clone(),
@@ -1221,3 +1239,54 @@ fn network_config(
 
 #[cfg(test)]
 mod tests;
+
+/// `gpus: all` or a list of `{driver, count, device_ids, capabilities, options}`, as Compose
+/// turns it into device requests (capability `gpu`).
+fn gpu_requests(gpus: Option<&serde_json::Value>) -> Vec<DeviceRequest> {
+    let gpu = || Some(vec![vec!["gpu".to_string()]]);
+    match gpus {
+        Some(serde_json::Value::String(s)) if s == "all" => vec![DeviceRequest {
+            count: Some(-1),
+            capabilities: gpu(),
+            ..Default::default()
+        }],
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .map(|g| {
+                let strings = |k: &str| {
+                    g.get(k).and_then(|v| v.as_array()).map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str().map(str::to_string))
+                            .collect::<Vec<_>>()
+                    })
+                };
+                let count = match g.get("count") {
+                    Some(serde_json::Value::String(s)) if s == "all" => Some(-1),
+                    Some(n) => n.as_i64(),
+                    None if g.get("device_ids").is_none() => Some(-1),
+                    None => None,
+                };
+                let mut caps = strings("capabilities").unwrap_or_default();
+                if !caps.iter().any(|c| c == "gpu") {
+                    caps.push("gpu".to_string());
+                }
+                DeviceRequest {
+                    driver: g.get("driver").and_then(|v| v.as_str()).map(str::to_string),
+                    count,
+                    device_ids: strings("device_ids"),
+                    capabilities: Some(vec![caps]),
+                    options: g.get("options").and_then(|o| {
+                        o.as_object().map(|m| {
+                            m.iter()
+                                .map(|(k, v)| {
+                                    (k.clone(), v.as_str().unwrap_or_default().to_string())
+                                })
+                                .collect()
+                        })
+                    }),
+                }
+            })
+            .collect(),
+        _ => vec![],
+    }
+}

@@ -124,9 +124,11 @@ pub async fn ensure_network(
             config: Some(
                 i.config
                     .iter()
-                    .map(|c| IpamConfig {
+                    .enumerate()
+                    .map(|(i, c)| IpamConfig {
                         subnet: Some(c.subnet.clone()),
                         gateway: c.gateway.clone(),
+                        ip_range: net.ip_ranges.get(i).cloned().flatten(),
                         ..Default::default()
                     })
                     .collect(),

@@ -13,6 +13,7 @@ fn network(name: &str) -> Network {
         enable_ipv6: false,
         labels: IndexMap::new(),
         ipam: None,
+        ip_ranges: vec![],
     }
 }
 
@@ -549,4 +550,22 @@ fn clean_path_like_go() {
     assert_eq!(clean_path("/../a"), "/a");
     assert_eq!(clean_path("a/../.."), "..");
     assert_eq!(clean_path(""), ".");
+}
+
+#[test]
+fn gpus_become_device_requests_as_compose_sends_them() {
+    let all = gpu_requests(Some(&serde_json::json!("all")));
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].count, Some(-1));
+    assert_eq!(all[0].capabilities, Some(vec![vec!["gpu".to_string()]]));
+    let listed = gpu_requests(Some(&serde_json::json!([
+        {"driver": "nvidia", "device_ids": ["0", "1"]}
+    ])));
+    assert_eq!(listed[0].driver.as_deref(), Some("nvidia"));
+    assert_eq!(listed[0].count, None);
+    assert_eq!(
+        listed[0].device_ids,
+        Some(vec!["0".to_string(), "1".to_string()])
+    );
+    assert!(gpu_requests(None).is_empty());
 }
