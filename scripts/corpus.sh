@@ -73,7 +73,10 @@ while IFS= read -r file; do
   elif ! (cd "$dir" && dc -f "$ours" --project-directory "$dir" config --format json >"$back" 2>"$tmp/b.err"); then
     verdict="differ: output does not load back: $(head -c 300 "$tmp/b.err" | tr '\n' ' ')"
   elif cmp -s <(norm "$theirs") <(norm "$back"); then verdict="equal"
-  else verdict="differ: $(diff <(norm "$theirs") <(norm "$back") | grep '^[<>]' | head -4 | tr '\n' ' ' | head -c 300)"
+  else
+    d=$(diff <(norm "$theirs") <(norm "$back") || true)
+    d=$(grep '^[<>]' <<<"$d" | sed -n 1,4p | tr '\n' ' ' || true)
+    verdict="differ: ${d:0:300}"
   fi
   count[${verdict%%:*}]=$(( ${count[${verdict%%:*}]:-0} + 1 ))
   printf '%-60s %s\n' "$rel" "$verdict" >>"$out"
