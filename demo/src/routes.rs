@@ -56,7 +56,7 @@ fn release_json(cfg: &Config) -> String {
     )
 }
 
-fn json_escape(s: &str) -> String {
+pub fn json_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

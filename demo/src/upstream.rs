@@ -29,7 +29,7 @@ pub fn call(path: &str, cfg: &Config) -> Result<String, String> {
     };
     Ok(format!(
         r#"{{"release":"{}","upstream":{}}}"#,
-        cfg.release,
+        crate::routes::json_escape(&cfg.release),
         json_string(&answer)
     ))
 }
@@ -60,15 +60,5 @@ fn line(addr: &str) -> Result<String, String> {
 }
 
 fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    format!("\"{}\"", crate::routes::json_escape(s))
 }
