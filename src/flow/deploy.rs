@@ -53,16 +53,7 @@ async fn deploy(cx: &FlowContext) -> Result<(), FlowError> {
     };
     let routes = routes_of(cx, &state)?;
     super::stand_in::check(cx, &routes).await?;
-    let target = &cx.project.services[&cx.target];
-    if let Some(name) = &target.spec.container_name {
-        if super::stand_in::applies(cx.runtime, target) {
-            cx.report.step(FLOW, &cx.service, &format!(
-                "container_name {name}: the instances run as {}-<colour>-<n>, and the stand-in {} answers to {name} from the first switch on",
-                cx.service,
-                super::stand_in::container_name(&cx.service)
-            ));
-        }
-    }
+    super::stand_in::say_container_name(cx, FLOW);
     if cx.runtime == Runtime::Swarm {
         // A compose key a Swarm service cannot carry fails here, before anything is created
         // (a dry run too).

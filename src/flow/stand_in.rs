@@ -309,27 +309,7 @@ pub async fn sync(
     else {
         return Ok(());
     };
-    let networks = super::deploy::target_networks(&cx.project, &cx.target);
-    let mut instances = BTreeMap::new();
-    for c in Color::ALL {
-        let passing = cx
-            .consul
-            .instances(&format!("{}-{c}", cx.service), true)
-            .await?;
-        let list: Vec<(String, String)> = observed
-            .running(c)
-            .into_iter()
-            .filter(|o| passing.iter().any(|p| p.id == o.name))
-            .filter_map(|o| {
-                let addr = networks
-                    .iter()
-                    .find_map(|n| o.addresses.get(n))
-                    .or_else(|| o.addresses.values().next())?;
-                Some((o.name.clone(), addr.clone()))
-            })
-            .collect();
-        instances.insert(c, list);
-    }
+    let instances = passing_instances(cx, &observed).await?;
     let desired = model(&stand_in, live, &instances);
     let tcp: Vec<String> = stand_in
         .listeners
@@ -376,6 +356,36 @@ pub async fn sync(
         }
     }
     Ok(())
+}
+
+/// Per colour, the running instances Consul passes: (container name, address on the target's
+/// first network).
+async fn passing_instances(
+    cx: &FlowContext,
+    observed: &super::observe::Observed,
+) -> Result<BTreeMap<Color, Vec<(String, String)>>, FlowError> {
+    let networks = super::deploy::target_networks(&cx.project, &cx.target);
+    let mut instances = BTreeMap::new();
+    for c in Color::ALL {
+        let passing = cx
+            .consul
+            .instances(&format!("{}-{c}", cx.service), true)
+            .await?;
+        let list: Vec<(String, String)> = observed
+            .running(c)
+            .into_iter()
+            .filter(|o| passing.iter().any(|p| p.id == o.name))
+            .filter_map(|o| {
+                let addr = networks
+                    .iter()
+                    .find_map(|n| o.addresses.get(n))
+                    .or_else(|| o.addresses.values().next())?;
+                Some((o.name.clone(), addr.clone()))
+            })
+            .collect();
+        instances.insert(c, list);
+    }
+    Ok(instances)
 }
 
 /// Containers `docker compose up` started for the target (its compose labels, no colour):
@@ -440,6 +450,19 @@ async fn retire(
             .map_err(|e| FlowError::Failed(format!("remove {name}: {e}")))?;
     }
     Ok(())
+}
+
+/// Says where a target's `container_name` went: the stand-in answers to it, the instances run
+/// under coloured names.
+pub fn say_container_name(cx: &FlowContext, flow: &str) {
+    let target = &cx.project.services[&cx.target];
+    if let (Some(name), true) = (&target.spec.container_name, applies(cx.runtime, target)) {
+        cx.report.step(flow, &cx.service, &format!(
+            "container_name {name}: the instances run as {}-<colour>-<n>, and the stand-in {} answers to {name} from the first switch on",
+            cx.service,
+            container_name(&cx.service)
+        ));
+    }
 }
 
 /// Bad input a stand-in would meet, found before a flow changes anything: what [`plan`]
