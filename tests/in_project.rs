@@ -458,6 +458,17 @@ fn bad_input_changes_nothing() {
     assert!(text.contains("--mode"), "{text}");
     assert!(t.containers().is_empty());
 
+    // An expose range too wide for a stand-in to listen on.
+    write(
+        &t,
+        "services:\n  api:\n    image: ${DEMO_IMAGE}\n    expose: [\"8000-8100\"]\n",
+    );
+    let out = t.flow(&[("FLOW_TARGET", "api")], &["deploy"]);
+    let text = both(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("101 container ports"), "{text}");
+    assert!(t.containers().is_empty());
+
     // A container_name another container already has.
     let t2 = Tour::new(false);
     let taken = format!("{}-taken", t2.project);

@@ -482,7 +482,7 @@ fn only_port(target: &str, service: &Service) -> Result<u16, FlowError> {
 
 /// The TCP container ports a service lists: `ports` targets, then `expose` entries (ranges
 /// expanded), each once.
-fn container_ports(service: &Service) -> Vec<u16> {
+pub fn container_ports(service: &Service) -> Vec<u16> {
     let tcp = |proto: Option<&str>| proto.is_none_or(|p| p.eq_ignore_ascii_case("tcp"));
     let mut out: Vec<u16> = Vec::new();
     if let docker_compose_types::Ports::Long(ports) = &service.spec.ports {
@@ -511,15 +511,19 @@ fn container_ports(service: &Service) -> Vec<u16> {
     out
 }
 
+/// A container's address on the target's first network (else on any network it is on).
+pub fn network_address<'a>(cx: &FlowContext, c: &'a Container) -> Option<&'a String> {
+    target_networks(&cx.project, &cx.target)
+        .iter()
+        .find_map(|n| c.addresses.get(n))
+        .or_else(|| c.addresses.values().next())
+}
+
 /// Where the proxy reaches a container's `port`: its address on the target's first network, or,
 /// with the proxy on another engine, the advertise address and the port published for it.
 /// Port 0 (not routed): its address on the target's first network, published nothing.
 pub fn address_of(cx: &FlowContext, c: &Container, port: u16) -> Result<(String, u16), FlowError> {
-    let networks = target_networks(&cx.project, &cx.target);
-    let on_network = networks
-        .iter()
-        .find_map(|n| c.addresses.get(n))
-        .or_else(|| c.addresses.values().next());
+    let on_network = network_address(cx, c);
     if port == 0 {
         // Recorded in Consul, never routed: a Swarm task whose overlay address was not looked
         // up stands at the advertise address; a container on no network at none.

@@ -26,30 +26,15 @@ pub fn container_name(service: &str) -> String {
     format!("{service}-standin")
 }
 
-/// The container ports `service` listens on, from `ports` and `expose` (TCP only), sorted.
+/// The container ports `service` listens on (`ports` targets and `expose`, TCP), sorted.
 pub fn ports_of(service: &Service) -> Vec<u16> {
-    let mut ports: Vec<u16> = Vec::new();
-    if let dct::Ports::Long(list) = &service.spec.ports {
-        for p in list {
-            if p.protocol.as_deref().is_none_or(|x| x == "tcp") {
-                ports.push(p.target);
-            }
-        }
-    }
-    for e in &service.spec.expose {
-        let (range, proto) = e.split_once('/').unwrap_or((e, "tcp"));
-        if proto != "tcp" {
-            continue;
-        }
-        let (lo, hi) = range.split_once('-').unwrap_or((range, range));
-        if let (Ok(lo), Ok(hi)) = (lo.parse::<u16>(), hi.parse::<u16>()) {
-            ports.extend(lo..=hi.min(lo.saturating_add(64)));
-        }
-    }
+    let mut ports = super::deploy::container_ports(service);
     ports.sort_unstable();
-    ports.dedup();
     ports
 }
+
+/// More listeners than this is an `expose` range meant for something else, not a stand-in.
+const MAX_LISTENERS: usize = 64;
 
 /// Whether the target gets a stand-in: containers on a plain engine, on networks of their own
 /// (not `network_mode`), listening on some port.
@@ -137,6 +122,14 @@ pub fn plan(
     }
     if ports.is_empty() || base.spec.network_mode.is_some() {
         return Ok(None);
+    }
+    if ports.len() > MAX_LISTENERS {
+        return Err(FlowError::Invalid(format!(
+            "{file}: services.{target} lists {} container ports in `ports` and `expose` (from {} to {}): its stand-in listens on each, and takes {MAX_LISTENERS} at most; list the ports other services call",
+            ports.len(),
+            ports[0],
+            ports[ports.len() - 1]
+        )));
     }
     let aliases = aliases(project, target, base)?;
     let published = published(base, target)?;
@@ -364,7 +357,6 @@ async fn passing_instances(
     cx: &FlowContext,
     observed: &super::observe::Observed,
 ) -> Result<BTreeMap<Color, Vec<(String, String)>>, FlowError> {
-    let networks = super::deploy::target_networks(&cx.project, &cx.target);
     let mut instances = BTreeMap::new();
     for c in Color::ALL {
         let passing = cx
@@ -376,10 +368,7 @@ async fn passing_instances(
             .into_iter()
             .filter(|o| passing.iter().any(|p| p.id == o.name))
             .filter_map(|o| {
-                let addr = networks
-                    .iter()
-                    .find_map(|n| o.addresses.get(n))
-                    .or_else(|| o.addresses.values().next())?;
+                let addr = super::deploy::network_address(cx, o)?;
                 Some((o.name.clone(), addr.clone()))
             })
             .collect();
